@@ -1,0 +1,109 @@
+"""Plain data that crosses the boundary between the retrieval core and its front ends (CLI, GUI)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+class Cancelled(Exception):
+    """Raised inside the core when the caller's cancel token is set."""
+
+
+class CancelToken:
+    """A thread-safe flag the core checks between windows and between generated tokens."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("cancelled")
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """Knobs of the InfiniRetri loop; defaults follow the paper and the reference code."""
+
+    window_tokens: int = 1024
+    top_k: int = 300
+    phrase_width: int = 8
+    layer: int | None = None  # None: the calibrated layer of the model
+    max_new_tokens: int = 200
+    question_weighting: bool = True
+
+
+@dataclass(frozen=True)
+class WindowScore:
+    """One window of the document: its character span and how relevant its best tokens were (0..1)."""
+
+    index: int
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retained sentence: `text == document.text[start:end]`; score in 0..1."""
+
+    start: int
+    end: int
+    score: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress report; `window` is set when a window has just been scored."""
+
+    stage: str  # "tokenizing" | "retrieving" | "generating" | "loading" | "calibrating"
+    done: int
+    total: int
+    tokens_per_second: float = 0.0
+    eta_seconds: float | None = None
+    window: WindowScore | None = None
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+TokenCallback = Callable[[str], None]
+
+
+@dataclass
+class RetrievalResult:
+    passages: list[Passage]
+    windows: list[WindowScore]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AnswerResult:
+    answer: str
+    passages: list[Passage]
+    windows: list[WindowScore]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, document_pages: Callable[[int], int | None] | None = None) -> dict[str, Any]:
+        """The JSON shape of the command-line contract; `document_pages` maps an offset to a 1-based page."""
+
+        def page(offset: int) -> int | None:
+            return document_pages(offset) if document_pages else None
+
+        return {
+            "answer": self.answer,
+            "passages": [
+                {"text": p.text, "start": p.start, "end": p.end, "page": page(p.start), "score": round(p.score, 4)}
+                for p in self.passages
+            ],
+            "windows": [{"start": w.start, "end": w.end, "score": round(w.score, 4)} for w in self.windows],
+            "stats": self.stats,
+        }
