@@ -1,0 +1,142 @@
+"""Entry points: load_document (text, pages, sentences, provenance; cached) and probe_document (cheap)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from app.documents import cache
+from app.documents.document import Document
+from app.documents.errors import (
+    DocumentCancelled,
+    DocumentChangedError,
+    EmptyDocumentError,
+    EncryptedDocumentError,
+    UnreadableFileError,
+)
+from app.documents.pdf_loader import load_pdf, open_pdf, pdf_title
+from app.documents.sentences import DEFAULT_MAX_CHARS, split_sentences
+from app.documents.text_loader import load_text
+
+EXTRACTOR_VERSION = "1"  # bump when extraction or segmentation changes, to invalidate cached results
+Kind = Literal["pdf", "text"]
+_HEAD = 1024
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What can be known about a file without extracting its text."""
+
+    kind: Kind
+    page_count: int  # 0 for text files
+    title: str
+    needs_password: bool = False
+
+
+def probe_document(path: str | os.PathLike[str]) -> DocumentInfo:
+    """Kind, page count and title, fast: a PDF is opened but no text is extracted."""
+    p = Path(path).expanduser()
+    kind, _ = _check_readable(p)
+    if kind == "text":
+        return DocumentInfo("text", 0, p.stem)
+    try:
+        doc = open_pdf(p)
+    except EncryptedDocumentError:
+        return DocumentInfo("pdf", 0, p.stem, needs_password=True)
+    try:
+        return DocumentInfo("pdf", doc.page_count, pdf_title(doc, p))
+    finally:
+        doc.close()
+
+
+def load_document(
+    path: str | os.PathLike[str],
+    password: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    use_cache: bool = True,
+    ocr: bool = False,
+) -> Document:
+    """Load a PDF or text file with its sentences; raises a DocumentError subclass on bad input.
+
+    on_progress(pages_done, pages_total) is called after each PDF page; cancel() returning True
+    aborts with DocumentCancelled. `ocr` recognises image-only PDF pages when Tesseract is installed.
+    Results are cached by content hash, except for password-protected files.
+    """
+    p = Path(path).expanduser()
+    kind, stat = _check_readable(p)
+    key = None
+    if use_cache and password is None:
+        key = cache.file_key(p, f"{kind}|ocr={ocr}|{EXTRACTOR_VERSION}|{DEFAULT_MAX_CHARS}")
+        cached = _from_cache(key, p, stat, on_progress)
+        if cached is not None:
+            return cached
+    document = _extract(p, kind, stat, password, on_progress, cancel, ocr)
+    if cancel is not None and cancel():
+        raise DocumentCancelled()
+    document.sentences = split_sentences(document.text)
+    if key is not None:
+        cache.save(key, document)
+    return document
+
+
+def _check_readable(path: Path) -> tuple[Kind, os.stat_result]:
+    """The file's kind (by content, then extension) and stat; raises for missing, unreadable, empty."""
+    try:
+        stat = os.stat(path)
+        with open(path, "rb") as f:
+            head = f.read(_HEAD)
+    except FileNotFoundError as exc:
+        raise UnreadableFileError(f"{path} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise UnreadableFileError(f"{path} is a folder, not a file.") from exc
+    except PermissionError as exc:
+        raise UnreadableFileError(f"You are not allowed to read {path}.") from exc
+    except OSError as exc:
+        raise UnreadableFileError(f"{path} cannot be read ({exc.strerror or exc}).") from exc
+    if not head:
+        raise EmptyDocumentError(f"{path.name} is empty.")
+    kind: Kind = "pdf" if b"%PDF-" in head or path.suffix.lower() == ".pdf" else "text"
+    return kind, stat
+
+
+def _from_cache(
+    key: str, path: Path, stat: os.stat_result, on_progress: Callable[[int, int], None] | None
+) -> Document | None:
+    document = cache.load(key)
+    if document is None:
+        return None
+    document.path = path
+    document.file_size, document.file_mtime_ns = stat.st_size, stat.st_mtime_ns
+    if document.is_stale():  # changed while it was being hashed
+        return None
+    if on_progress is not None:
+        total = len(document.pages) or 1
+        on_progress(total, total)
+    return document
+
+
+def _extract(
+    path: Path,
+    kind: Kind,
+    stat: os.stat_result,
+    password: str | None,
+    on_progress: Callable[[int, int], None] | None,
+    cancel: Callable[[], bool] | None,
+    ocr: bool,
+) -> Document:
+    if kind == "pdf":
+        return load_pdf(path, password, on_progress, cancel, ocr)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFileError(f"{path} cannot be read ({exc.strerror or exc}).") from exc
+    if len(data) != stat.st_size:
+        raise DocumentChangedError(f"{path.name} changed on disk while it was being read. Open it again.")
+    document = load_text(path, data, stat)
+    if on_progress is not None:
+        on_progress(1, 1)
+    return document

@@ -1,0 +1,218 @@
+"""PDF extraction with PyMuPDF: page by page, in reading order, with a glyph map for provenance."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pymupdf
+
+from app.documents.document import Document, PageInfo
+from app.documents.errors import (
+    CorruptDocumentError,
+    DocumentCancelled,
+    DocumentChangedError,
+    EmptyDocumentError,
+    EncryptedDocumentError,
+    NoTextLayerError,
+)
+from app.documents.page_text import PageText, build_page_text
+from app.documents.pdf_layout import Word, blocks_from_words, paragraphs, reading_order
+from app.documents.provenance import GlyphMap
+
+ProgressCallback = Callable[[int, int], None]
+CancelCallback = Callable[[], bool]
+
+# Ligatures expanded ("ﬁ" -> "fi"), whitespace kept, text outside the page box ignored.
+TEXT_FLAGS = (pymupdf.TEXTFLAGS_WORDS & ~pymupdf.TEXT_PRESERVE_LIGATURES) | pymupdf.TEXT_MEDIABOX_CLIP
+PAGE_SEPARATOR = "\n\n"
+NO_TEXT_LAYER = "This document has no text layer (it looks like scanned images)."
+
+
+def tesseract_available() -> bool:
+    return shutil.which("tesseract") is not None
+
+
+def open_pdf(path: Path, password: str | None = None) -> Any:
+    """Open (and unlock) a PDF with PyMuPDF; raises DocumentError subclasses."""
+    try:
+        doc = pymupdf.open(str(path), filetype="pdf")
+    except Exception as exc:  # PyMuPDF raises FileDataError, EmptyFileError, RuntimeError...
+        raise CorruptDocumentError(f"{path.name} is damaged and cannot be opened as a PDF ({exc}).") from exc
+    if doc.needs_pass:
+        if password is None:
+            doc.close()
+            raise EncryptedDocumentError(
+                f"{path.name} is protected by a password. Enter it to open the file."
+            )
+        if not doc.authenticate(password):
+            doc.close()
+            raise EncryptedDocumentError(f"The password for {path.name} is not correct.", wrong_password=True)
+    if doc.page_count == 0:
+        doc.close()
+        raise CorruptDocumentError(f"{path.name} is damaged: no pages could be found in it.")
+    return doc
+
+
+def pdf_title(doc: Any, path: Path) -> str:
+    title = ((doc.metadata or {}).get("title") or "").strip()
+    return title or path.stem
+
+
+@dataclass
+class _Accumulator:
+    """The document being built: text parts, pages and word arrays, page after page."""
+
+    parts: list[str] = field(default_factory=list)
+    length: int = 0
+    lines: int = 0
+    pages: list[PageInfo] = field(default_factory=list)
+    word_chunks: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    page_chunks: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    words: int = 0
+
+    def add_page(self, index: int, label: str, size: tuple[float, float], page: PageText) -> None:
+        if page.length and self.length:
+            self.parts.append(PAGE_SEPARATOR)
+            self.length += len(PAGE_SEPARATOR)
+        start = self.length
+        self.parts.append(page.text)
+        self.length += page.length
+        self.pages.append(PageInfo(index, label, size[0], size[1], start, self.length))
+        if page.words:
+            records = np.array(page.words, np.float64)
+            records[:, :2] += start
+            records[:, 2] += self.lines
+            self.word_chunks.append(records)
+            self.page_chunks.append(np.full(len(page.words), index, np.int32))
+            self.words += len(page.words)
+        self.lines += page.line_count
+
+    def glyph_map(self) -> GlyphMap:
+        if not self.word_chunks:
+            return GlyphMap.empty()
+        records = np.concatenate(self.word_chunks)
+        return GlyphMap(
+            starts=records[:, 0].astype(np.int64),
+            ends=records[:, 1].astype(np.int64),
+            pages=np.concatenate(self.page_chunks),
+            lines=records[:, 2].astype(np.int32),
+            boxes=records[:, 3:7].astype(np.float32),
+        )
+
+
+def load_pdf(
+    path: Path,
+    password: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelCallback | None = None,
+    ocr: bool = False,
+) -> Document:
+    """Extract a PDF's text, pages and glyph map (sentences are left to the caller)."""
+    before = os.stat(path)
+    doc = open_pdf(path, password)
+    try:
+        acc, warnings = _extract_pages(doc, on_progress, cancel, ocr and tesseract_available())
+        if acc.words == 0:
+            _raise_no_text(doc, path)
+        title = pdf_title(doc, path)
+    finally:
+        doc.close()
+    _check_unchanged(path, before)
+    return Document(
+        path=path,
+        kind="pdf",
+        text="".join(acc.parts),
+        pages=acc.pages,
+        title=title,
+        char_boxes=acc.glyph_map(),
+        warnings=warnings,
+        file_size=before.st_size,
+        file_mtime_ns=before.st_mtime_ns,
+    )
+
+
+def _extract_pages(
+    doc: Any, on_progress: ProgressCallback | None, cancel: CancelCallback | None, ocr: bool
+) -> tuple[_Accumulator, list[str]]:
+    acc = _Accumulator()
+    warnings: list[str] = []
+    total = doc.page_count
+    for index in range(total):
+        if cancel is not None and cancel():
+            raise DocumentCancelled()
+        label, size, words = _read_page(doc, index, ocr, warnings)
+        acc.add_page(index, label, size, build_page_text(paragraphs(reading_order(blocks_from_words(words)))))
+        if on_progress is not None:
+            on_progress(index + 1, total)
+    return acc, warnings
+
+
+def _read_page(
+    doc: Any, index: int, ocr: bool, warnings: list[str]
+) -> tuple[str, tuple[float, float], list[Word]]:
+    """Label, size and words of one page; an unreadable page is reported and treated as empty."""
+    label = str(index + 1)
+    try:
+        page = doc.load_page(index)
+        label = _page_label(page, index)
+        size = (float(page.rect.width), float(page.rect.height))
+        words = page.get_text("words", flags=TEXT_FLAGS)
+        if not words and ocr:
+            words = _ocr_words(page, index, warnings)
+        return label, size, words
+    except Exception as exc:  # a damaged page must not stop the rest of the document
+        warnings.append(f"Page {index + 1} could not be read ({exc}).")
+        return label, (0.0, 0.0), []
+
+
+def _page_label(page: Any, index: int) -> str:
+    try:
+        label = page.get_label()
+    except Exception:
+        label = ""
+    return label or str(index + 1)
+
+
+def _ocr_words(page: Any, index: int, warnings: list[str]) -> list[Word]:
+    try:
+        textpage = page.get_textpage_ocr(flags=TEXT_FLAGS, dpi=300, full=True)
+        return list(page.get_text("words", flags=TEXT_FLAGS, textpage=textpage))
+    except Exception as exc:
+        warnings.append(f"OCR of page {index + 1} failed ({exc}).")
+        return []
+
+
+def _raise_no_text(doc: Any, path: Path) -> None:
+    """A PDF without any word: scanned images (NoTextLayerError) or blank pages (EmptyDocumentError)."""
+    has_images = any(_page_has_images(doc, i) for i in range(min(doc.page_count, 50)))
+    if not has_images:
+        raise EmptyDocumentError(f"{path.name} contains no text: its pages are blank.")
+    hint = (
+        " Tesseract is installed: open it again with text recognition (OCR) to read the scans."
+        if tesseract_available()
+        else " Run it through OCR software (for example ocrmypdf) first, then open the result."
+    )
+    raise NoTextLayerError(NO_TEXT_LAYER + hint)
+
+
+def _page_has_images(doc: Any, index: int) -> bool:
+    try:
+        return bool(doc.load_page(index).get_images())
+    except Exception:
+        return False
+
+
+def _check_unchanged(path: Path, before: os.stat_result) -> None:
+    try:
+        after = os.stat(path)
+    except OSError as exc:
+        raise DocumentChangedError(f"{path.name} disappeared while it was being read.") from exc
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise DocumentChangedError(f"{path.name} changed on disk while it was being read. Open it again.")

@@ -1,0 +1,109 @@
+"""Builders of small test PDFs (and other files) with PyMuPDF, shared by the document and GUI tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+
+PAGE_SIZE = (595.0, 842.0)  # A4 in points
+MARGIN = 56.0
+FONT_SIZE = 11.0
+
+
+def make_pdf(path: Path, pages: list[str], title: str = "") -> Path:
+    """A PDF with one page per string, each wrapped into the page's text box ("" gives a blank page)."""
+    doc = pymupdf.open()
+    for text in pages:
+        page = doc.new_page(width=PAGE_SIZE[0], height=PAGE_SIZE[1])
+        if text:
+            _fill_box(page, pymupdf.Rect(MARGIN, MARGIN, PAGE_SIZE[0] - MARGIN, PAGE_SIZE[1] - MARGIN), text)
+    if title:
+        doc.set_metadata({"title": title})
+    return _save(doc, path)
+
+
+def make_two_column_pdf(path: Path, heading: str, left: str, right: str) -> Path:
+    """One page: a full-width heading over two columns of wrapped text."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=PAGE_SIZE[0], height=PAGE_SIZE[1])
+    page.insert_text((MARGIN, MARGIN + 16), heading, fontsize=16, fontname="hebo")
+    mid = PAGE_SIZE[0] / 2
+    top = MARGIN + 40
+    bottom = PAGE_SIZE[1] - MARGIN
+    _fill_box(page, pymupdf.Rect(MARGIN, top, mid - 12, bottom), left)
+    _fill_box(page, pymupdf.Rect(mid + 12, top, PAGE_SIZE[0] - MARGIN, bottom), right)
+    return _save(doc, path)
+
+
+def make_lines_pdf(path: Path, pages: list[list[str]], leading: float = 14.0) -> Path:
+    """Pages of explicit lines at fixed positions (to control hyphenation and line breaks exactly)."""
+    doc = pymupdf.open()
+    for lines in pages:
+        page = doc.new_page(width=PAGE_SIZE[0], height=PAGE_SIZE[1])
+        for i, line in enumerate(lines):
+            if line:
+                page.insert_text(
+                    (MARGIN, MARGIN + 20 + i * leading), line, fontsize=FONT_SIZE, fontname="helv"
+                )
+    return _save(doc, path)
+
+
+def make_encrypted_pdf(path: Path, pages: list[str], password: str) -> Path:
+    """Like make_pdf, but AES-256 encrypted with `password` as user and owner password."""
+    plain = make_pdf(path.with_suffix(".plain.pdf"), pages)
+    doc = pymupdf.open(plain)
+    doc.save(str(path), encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=password, owner_pw=password)
+    doc.close()
+    plain.unlink()
+    return path
+
+
+def make_image_only_pdf(path: Path, pages: int = 2) -> Path:
+    """A 'scanned' PDF: each page holds only a picture of text, no text layer."""
+    source = pymupdf.open()
+    src_page = source.new_page(width=300, height=100)
+    src_page.insert_text((20, 50), "Scanned words in a picture.", fontsize=14)
+    pixmap = src_page.get_pixmap(dpi=72)
+    png = pixmap.tobytes("png")
+    doc = pymupdf.open()
+    for _ in range(pages):
+        page = doc.new_page(width=PAGE_SIZE[0], height=PAGE_SIZE[1])
+        page.insert_image(pymupdf.Rect(MARGIN, MARGIN, MARGIN + 300, MARGIN + 100), stream=png)
+    return _save(doc, path)
+
+
+def make_labelled_pdf(path: Path, pages: list[str], roman_pages: int) -> Path:
+    """make_pdf with page labels: i, ii, ... for the first `roman_pages` pages, then 1, 2, ..."""
+    make_pdf(path, pages)
+    doc = pymupdf.open(path)
+    doc.set_page_labels(
+        [
+            {"startpage": 0, "prefix": "", "style": "r", "firstpagenum": 1},
+            {"startpage": roman_pages, "prefix": "", "style": "D", "firstpagenum": 1},
+        ]
+    )
+    doc.saveIncr()
+    doc.close()
+    return path
+
+
+def make_truncated_pdf(path: Path, pages: list[str], keep: float = 0.5) -> Path:
+    """make_pdf, then cut the file to the first `keep` fraction of its bytes."""
+    make_pdf(path, pages)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def _fill_box(page: pymupdf.Page, rect: pymupdf.Rect, text: str) -> None:
+    overflow = page.insert_textbox(rect, text, fontsize=FONT_SIZE, fontname="helv")
+    if overflow < 0:
+        raise ValueError(f"text does not fit on the page ({overflow:.0f} points short)")
+
+
+def _save(doc: pymupdf.Document, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(path), garbage=3, deflate=True)
+    doc.close()
+    return path
