@@ -1,0 +1,220 @@
+"""The document side of the window: the page view or text view, the heat strip beside it, a find bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.retrieval.types import Passage, WindowScore
+from app.ui.heat_strip import HeatStrip
+from app.ui.highlights import Highlight
+from app.ui.icons import icon
+from app.ui.page_view import PageBox, PageView
+from app.ui.text_view import TextView
+
+
+def page_boxes(document: Any) -> list[PageBox]:
+    return [PageBox(p.width, p.height, p.label, p.text_start, p.text_end) for p in document.pages]
+
+
+class FindBar(QWidget):
+    """Ctrl+F bar: type, Enter for next, Shift+Enter for previous, Esc closes."""
+
+    findRequested = Signal(str, bool)  # text, forward
+    closed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.edit = QLineEdit(placeholderText="Find in document")
+        self.edit.setClearButtonEnabled(True)
+        self.status = QLabel()
+        previous, following, close = QToolButton(), QToolButton(), QToolButton()
+        for button, name, tip in ((previous, "previous", "Previous match"), (following, "next", "Next match"),
+                                  (close, "close", "Close")):
+            button.setIcon(icon(name))
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        for widget in (self.edit, previous, following, self.status, close):
+            layout.addWidget(widget)
+        self.edit.returnPressed.connect(lambda: self.findRequested.emit(self.edit.text(), True))
+        previous.clicked.connect(lambda: self.findRequested.emit(self.edit.text(), False))
+        following.clicked.connect(lambda: self.findRequested.emit(self.edit.text(), True))
+        close.clicked.connect(self.close_bar)
+        QShortcut(QKeySequence("Shift+Return"), self.edit, lambda: self.findRequested.emit(self.edit.text(), False))
+
+    def open_bar(self) -> None:
+        self.show()
+        self.edit.setFocus()
+        self.edit.selectAll()
+
+    def close_bar(self) -> None:
+        self.hide()
+        self.closed.emit()
+
+
+class DocumentArea(QWidget):
+    currentPageChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document: Any = None
+        self.page_view = PageView()
+        self.text_view = TextView()
+        self.strip = HeatStrip()
+        self.find_bar = FindBar()
+        self.find_bar.hide()
+        self._lower_text: str | None = None
+        self._find_position = 0
+        self.empty = QLabel("Open a PDF or text file (Ctrl+O), or drop one here.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.stack = QStackedWidget()
+        for widget in (self.empty, self.page_view, self.text_view):
+            self.stack.addWidget(widget)
+        self._build_layout()
+        self._connect()
+
+    def _build_layout(self) -> None:
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        row.addWidget(self.stack, 1)
+        row.addWidget(self.strip)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addLayout(row, 1)
+        column.addWidget(self.find_bar)
+
+    def _connect(self) -> None:
+        self.page_view.viewportMoved.connect(self.strip.update_viewport)
+        self.page_view.currentPageChanged.connect(self.currentPageChanged)
+        self.text_view.verticalScrollBar().valueChanged.connect(self.strip.update_viewport)
+        self.strip.jumpRequested.connect(self.scroll_to_offset)
+        self.find_bar.findRequested.connect(self.find)
+        self.find_bar.closed.connect(lambda: self.view.set_find_match(None))
+
+    # which view -----------------------------------------------------------------------------------
+    @property
+    def view(self) -> PageView | TextView:
+        return self.text_view if self.stack.currentWidget() is self.text_view else self.page_view
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.stack.currentWidget() is self.page_view
+
+    def show_message(self, message: str) -> None:
+        self.document = None
+        self.empty.setText(message)
+        self.stack.setCurrentWidget(self.empty)
+        self.strip.clear()
+        self.strip.set_geometry(None)
+
+    def preview_pdf(self, path: Path, page_count: int, password: str | None = None) -> None:
+        """Show the pages before the text is extracted (first page at once)."""
+        self.document = None
+        self.stack.setCurrentWidget(self.page_view)
+        self.page_view.preview_pdf(path, page_count, password)
+        self.strip.clear()
+        self.strip.set_geometry(self.page_view)
+
+    def show_document(self, document: Any, password: str | None = None) -> None:
+        self.document = document
+        self._lower_text, self._find_position = None, 0
+        self.strip.clear()
+        if document.kind == "pdf":
+            self._show_pdf(document, password)
+        else:
+            self.stack.setCurrentWidget(self.text_view)
+            self.text_view.set_text(document.text)
+            self.strip.set_geometry(self.text_view)
+
+    def _show_pdf(self, document: Any, password: str | None) -> None:
+        boxes = page_boxes(document)
+        path = Path(document.path)
+        if self.stack.currentWidget() is self.page_view and self.page_view.path == path:
+            self.page_view.set_pages(boxes)
+        else:
+            self.stack.setCurrentWidget(self.page_view)
+            self.page_view.open_pdf(path, boxes, password)
+        self.page_view.clear_highlights()
+        self.strip.set_geometry(self.page_view)
+
+    def shutdown(self) -> None:
+        self.page_view.shutdown()
+
+    # results --------------------------------------------------------------------------------------
+    def begin_run(self, expected_windows: int = 0) -> None:
+        self.strip.begin_run(expected_windows)
+        self.view.set_highlights([])
+
+    def add_window(self, window: WindowScore, total: int) -> None:
+        self.strip.set_expected(total)
+        self.strip.add_window(window)
+
+    def show_result(self, windows: list[WindowScore], passages: list[Passage], highlights: list[Highlight]) -> None:
+        self.strip.set_result(windows, passages)
+        self.view.set_highlights(highlights)
+
+    def show_highlight(self, highlight: Highlight) -> None:
+        self.view.show_highlight(highlight)
+        self.strip.update_viewport()
+
+    def scroll_to_offset(self, offset: int) -> None:
+        self.view.scroll_to_offset(offset)
+        self.strip.update_viewport()
+
+    # find -----------------------------------------------------------------------------------------
+    def open_find(self) -> None:
+        self.find_bar.open_bar()
+
+    def find(self, needle: str, forward: bool = True) -> Highlight | None:
+        """Case-insensitive search of the document text from the last match; wraps around."""
+        if self.document is None or not needle:
+            return None
+        if self._lower_text is None:
+            self._lower_text = self.document.text.lower()
+        index = self._search(needle.lower(), forward)
+        if index < 0:
+            self.find_bar.status.setText("Not found")
+            self.view.set_find_match(None)
+            return None
+        self._find_position = index
+        end = index + len(needle)
+        rects = tuple(self.document.rects_for(index, end)) if self.document.kind == "pdf" else ()
+        match = Highlight(index, end, 1.0, -1, rects)
+        self.view.set_find_match(match)
+        if not rects and self.is_pdf:
+            self.view.scroll_to_offset(index)
+        self.find_bar.status.setText(self._describe_match(index))
+        self.strip.update_viewport()
+        return match
+
+    def _search(self, needle: str, forward: bool) -> int:
+        text = self._lower_text or ""
+        if forward:
+            start = self._find_position + 1 if self.view.find_match is not None else self._find_position
+            index = text.find(needle, start)
+            return index if index >= 0 else text.find(needle)
+        index = text.rfind(needle, 0, max(0, self._find_position))
+        return index if index >= 0 else text.rfind(needle)
+
+    def _describe_match(self, offset: int) -> str:
+        if self.document is not None and self.document.kind == "pdf":
+            page = self.document.page_at(offset)
+            return f"Page {self.document.page_label(page)}" if page is not None else ""
+        return self.text_view.location_label(offset)

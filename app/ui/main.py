@@ -1,0 +1,57 @@
+"""GUI entry point: ``run_gui(path)`` is what ``infiniretri`` and ``infiniretri FILE`` call."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from app.paths import APP_AUTHOR, APP_NAME, sample_document
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication with names set (QSettings uses them), Fusion style and the system's light/dark look."""
+    existing = QApplication.instance()
+    if existing is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        existing = QApplication(argv if argv is not None else sys.argv[:1])
+    app = existing
+    assert isinstance(app, QApplication)
+    app.setOrganizationName(APP_AUTHOR)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName("InfiniRetri")
+    app.setDesktopFileName("infiniretri")
+    if not hasattr(app, "_infiniretri_theme"):
+        from app.ui.theme import ThemeManager
+
+        app._infiniretri_theme = ThemeManager(app)  # type: ignore[attr-defined]
+    return app
+
+
+def initial_document(path: str | None) -> Path | None:
+    """The file to open: the one given, else the bundled sample on the very first run."""
+    if path:
+        return Path(path)
+    store = QSettings()
+    first_run = not store.value("app/started_before", False, type=bool)
+    store.setValue("app/started_before", True)
+    sample = sample_document()
+    return sample if first_run and sample.exists() else None
+
+
+def run_gui(path: str | None = None) -> int:
+    app = make_application()
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow()
+    theme = getattr(app, "_infiniretri_theme", None)
+    if theme is not None:
+        theme.changed.connect(window.refresh_icons)
+    window.show()
+    document = initial_document(path)
+    if document is not None:
+        QTimer.singleShot(0, lambda: window.open_file(document))
+    return app.exec()

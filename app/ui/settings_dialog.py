@@ -1,0 +1,110 @@
+"""Settings dialog: which model (bundled, local folder, GGUF file, hub id), device, window size, top-k."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.app_settings import DEVICES, MODEL_KINDS, AppSettings
+
+KIND_LABELS = {
+    "bundled": "Bundled model (SmolLM2-135M)",
+    "folder": "Local model folder",
+    "gguf": "GGUF file",
+    "hub": "Hugging Face hub id",
+}
+PATH_HINTS = {
+    "bundled": "",
+    "folder": "/path/to/model-folder",
+    "gguf": "/path/to/model.gguf",
+    "hub": "HuggingFaceTB/SmolLM2-360M-Instruct",
+}
+DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple GPU)"}
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.kind = QComboBox()
+        for kind in MODEL_KINDS:
+            self.kind.addItem(KIND_LABELS[kind], kind)
+        self.path = QLineEdit()
+        self.browse = QPushButton("Browse…")
+        self.device = QComboBox()
+        for device in DEVICES:
+            self.device.addItem(DEVICE_LABELS[device], device)
+        self.window_tokens = QSpinBox(minimum=128, maximum=32768, singleStep=128, suffix=" tokens")
+        self.top_k = QSpinBox(minimum=1, maximum=4096, singleStep=10)
+        self._build_layout()
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self.browse.clicked.connect(self._browse)
+        self.set_settings(settings)
+
+    def _build_layout(self) -> None:
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path, 1)
+        path_row.addWidget(self.browse)
+        form = QFormLayout()
+        form.addRow("Model", self.kind)
+        form.addRow("Location", path_row)
+        form.addRow("Device", self.device)
+        form.addRow("Window size", self.window_tokens)
+        form.addRow("Top-k tokens", self.top_k)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
+            lambda: self.set_settings(AppSettings())
+        )
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def set_settings(self, settings: AppSettings) -> None:
+        self.kind.setCurrentIndex(max(0, self.kind.findData(settings.model_kind)))
+        self.path.setText(settings.model_path)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.window_tokens.setValue(settings.window_tokens)
+        self.top_k.setValue(settings.top_k)
+        self._kind_changed()
+
+    def settings(self) -> AppSettings:
+        kind = str(self.kind.currentData())
+        return AppSettings(
+            model_kind=kind,
+            model_path="" if kind == "bundled" else self.path.text().strip(),
+            device=str(self.device.currentData()),
+            window_tokens=self.window_tokens.value(),
+            top_k=self.top_k.value(),
+        )
+
+    def _kind_changed(self) -> None:
+        kind = str(self.kind.currentData())
+        self.path.setEnabled(kind != "bundled")
+        self.browse.setEnabled(kind in ("folder", "gguf"))
+        self.path.setPlaceholderText(PATH_HINTS[kind])
+
+    def _browse(self) -> None:
+        kind = str(self.kind.currentData())
+        if kind == "folder":
+            chosen = QFileDialog.getExistingDirectory(self, "Model folder", self.path.text())
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, "GGUF model", self.path.text(), "GGUF models (*.gguf)")
+        if chosen:
+            self.path.setText(chosen)

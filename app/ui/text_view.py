@@ -1,0 +1,111 @@
+"""Read-only view of a plain-text document, with passages and find matches as extra selections."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
+
+from app.ui.colors import FIND_COLOR, highlight_color
+from app.ui.highlights import Flash, Highlight
+
+
+class TextView(QPlainTextEdit):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        self.setFont(font)
+        self.highlights: list[Highlight] = []
+        self.find_match: Highlight | None = None
+        self.selected: Highlight | None = None
+        self.flash = Flash(self)
+        self.flash.tick.connect(self._refresh)
+
+    def set_text(self, text: str) -> None:
+        self.clear_highlights()
+        self.setPlainText(text)
+
+    # highlights -----------------------------------------------------------------------------------
+    def set_highlights(self, highlights: list[Highlight]) -> None:
+        self.highlights = list(highlights)
+        self._refresh()
+
+    def clear_highlights(self) -> None:
+        self.find_match, self.selected = None, None
+        self.set_highlights([])
+
+    def set_find_match(self, match: Highlight | None) -> None:
+        self.find_match = match
+        if match is not None:
+            self._reveal(match.start, match.end)
+        self._refresh()
+
+    def show_highlight(self, highlight: Highlight, flash: bool = True) -> None:
+        self.selected = highlight
+        self._reveal(highlight.start, highlight.end)
+        if flash:
+            self.flash.start(highlight)
+        self._refresh()
+
+    def _selection(self, start: int, end: int, color: QColor, outline: bool = False) -> QTextEdit.ExtraSelection:
+        selection = QTextEdit.ExtraSelection()
+        cursor = QTextCursor(self.document())
+        length = self.document().characterCount() - 1
+        cursor.setPosition(min(start, length))
+        cursor.setPosition(min(end, length), QTextCursor.MoveMode.KeepAnchor)
+        fmt = QTextCharFormat()
+        fmt.setBackground(color)
+        if outline:
+            fmt.setFontUnderline(True)
+            fmt.setUnderlineColor(QColor(230, 81, 0))
+        selection.cursor, selection.format = cursor, fmt
+        return selection
+
+    def _refresh(self) -> None:
+        selections = [self._selection(h.start, h.end, highlight_color(h.score, 90)) for h in self.highlights]
+        if self.selected is not None:
+            selections.append(self._selection(self.selected.start, self.selected.end, highlight_color(1.0, 150), True))
+        if self.flash.active and self.flash.target is not None:
+            alpha = int(60 + 180 * self.flash.intensity())
+            target = self.flash.target
+            selections.append(self._selection(target.start, target.end, QColor(255, 112, 67, alpha)))
+        if self.find_match is not None:
+            selections.append(self._selection(self.find_match.start, self.find_match.end, FIND_COLOR))
+        self.setExtraSelections(selections)
+
+    def _reveal(self, start: int, end: int) -> None:
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(min(start, self.document().characterCount() - 1))
+        self.setTextCursor(cursor)
+        self.centerCursor()
+
+    # navigation and heat strip geometry -----------------------------------------------------------
+    def scroll_to_offset(self, offset: int) -> None:
+        self._reveal(offset, offset)
+
+    def _block_count(self) -> int:
+        return max(1, self.document().blockCount())
+
+    def fraction_of_offset(self, offset: int) -> float:
+        block = self.document().findBlock(max(0, offset))
+        if not block.isValid():
+            return 1.0
+        within = (offset - block.position()) / max(1, block.length())
+        return (block.blockNumber() + min(1.0, within)) / self._block_count()
+
+    def offset_at_fraction(self, fraction: float) -> int:
+        count = self._block_count()
+        exact = min(max(fraction, 0.0), 1.0) * count
+        block = self.document().findBlockByNumber(min(count - 1, int(exact)))
+        return block.position() + int((exact - int(exact)) * max(0, block.length() - 1))
+
+    def viewport_fractions(self) -> tuple[float, float]:
+        top = self.cursorForPosition(self.viewport().rect().topLeft()).position()
+        bottom = self.cursorForPosition(self.viewport().rect().bottomRight()).position()
+        return self.fraction_of_offset(top), self.fraction_of_offset(bottom)
+
+    def location_label(self, offset: int) -> str:
+        block = self.document().findBlock(max(0, offset))
+        return f"Line {block.blockNumber() + 1:,} of {self._block_count():,}"
