@@ -38,6 +38,7 @@ class RetrievalSettings:
     phrase_width: int = 8
     layer: int | None = None  # None: the calibrated layer of the model
     max_new_tokens: int = 200
+    answer_context_tokens: int = 256  # the best passages up to this many tokens feed the answer
     question_weighting: bool = True
 
 

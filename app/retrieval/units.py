@@ -1,0 +1,96 @@
+"""The document tokenised once, cut into retrieval units (sentences, long ones split) and packed windows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class SpanLike(Protocol):
+    start: int
+    end: int
+
+
+@dataclass
+class TokenizedDocument:
+    """Token ids of the whole text, each unit's token range and character span."""
+
+    ids: np.ndarray  # (N,) int64
+    unit_tokens: np.ndarray  # (U, 2) token start, end of each unit
+    unit_chars: np.ndarray  # (U, 2) character start, end of each unit
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def num_units(self) -> int:
+        return int(self.unit_tokens.shape[0])
+
+    def unit_ids(self, unit: int) -> np.ndarray:
+        start, end = self.unit_tokens[unit]
+        return self.ids[start:end]
+
+
+def tokenize_document(
+    tokenizer: Any, text: str, sentences: Sequence[SpanLike], max_unit_tokens: int = 200
+) -> TokenizedDocument:
+    """Tokenise `text` once and assign every token to the sentence its first character falls in."""
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = np.asarray(encoded["input_ids"], dtype=np.int64)
+    starts = np.asarray([start for start, _end in encoded["offset_mapping"]], dtype=np.int64)
+    ends = np.asarray([end for _start, end in encoded["offset_mapping"]], dtype=np.int64)
+    spans = _sentence_spans(text, sentences)
+    owner = np.searchsorted(spans[:, 1], starts, side="right")  # first sentence ending after the token start
+    keep = owner < len(spans)
+    ids, starts, ends, owner = ids[keep], starts[keep], ends[keep], owner[keep]
+    unit_tokens, unit_chars = _units_from_owner(owner, starts, ends, spans, max_unit_tokens)
+    return TokenizedDocument(ids, unit_tokens, unit_chars)
+
+
+def _sentence_spans(text: str, sentences: Sequence[SpanLike]) -> np.ndarray:
+    if not sentences:
+        stripped = text.strip()
+        start = text.find(stripped) if stripped else 0
+        return np.asarray([[start, start + len(stripped)]], dtype=np.int64)
+    return np.asarray([[s.start, s.end] for s in sentences], dtype=np.int64)
+
+
+def _units_from_owner(
+    owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, spans: np.ndarray, max_unit_tokens: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Contiguous token runs per sentence; runs longer than max_unit_tokens are cut into pieces."""
+    if owner.size == 0:
+        return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
+    boundaries = np.flatnonzero(np.diff(owner)) + 1
+    run_starts = np.concatenate([[0], boundaries])
+    run_ends = np.concatenate([boundaries, [owner.size]])
+    tokens: list[tuple[int, int]] = []
+    chars: list[tuple[int, int]] = []
+    for first, last in zip(run_starts.tolist(), run_ends.tolist()):
+        sentence = spans[owner[first]]
+        for piece_start in range(first, last, max_unit_tokens):
+            piece_end = min(piece_start + max_unit_tokens, last)
+            char_start = sentence[0] if piece_start == first else int(starts[piece_start])
+            char_end = sentence[1] if piece_end == last else int(ends[piece_end - 1])
+            tokens.append((piece_start, piece_end))
+            chars.append((max(int(char_start), int(sentence[0])), min(int(char_end), int(sentence[1]))))
+    return np.asarray(tokens, dtype=np.int64), np.asarray(chars, dtype=np.int64)
+
+
+def pack_windows(doc: TokenizedDocument, window_tokens: int) -> list[tuple[int, int]]:
+    """Pack whole units into windows of at most `window_tokens` tokens: (first unit, end unit) pairs."""
+    windows: list[tuple[int, int]] = []
+    first, used = 0, 0
+    lengths = (doc.unit_tokens[:, 1] - doc.unit_tokens[:, 0]).tolist()
+    for unit, length in enumerate(lengths):
+        if used and used + length > window_tokens:
+            windows.append((first, unit))
+            first, used = unit, 0
+        used += length
+    if doc.num_units and first < doc.num_units:
+        windows.append((first, doc.num_units))
+    return windows
