@@ -121,6 +121,10 @@ def load_pdf(
         acc, warnings = _extract_pages(doc, on_progress, cancel, ocr and tesseract_available())
         if acc.words == 0:
             _raise_no_text(doc, path)
+        if doc.is_repaired:
+            warnings.insert(
+                0, f"{path.name} is damaged (perhaps truncated); some of its text may be missing."
+            )
         title = pdf_title(doc, path)
     finally:
         doc.close()
@@ -191,6 +195,10 @@ def _ocr_words(page: Any, index: int, warnings: list[str]) -> list[Word]:
 
 def _raise_no_text(doc: Any, path: Path) -> None:
     """A PDF without any word: scanned images (NoTextLayerError) or blank pages (EmptyDocumentError)."""
+    if doc.is_repaired:
+        raise CorruptDocumentError(
+            f"{path.name} is damaged (perhaps truncated) and no text could be read from it."
+        )
     has_images = any(_page_has_images(doc, i) for i in range(min(doc.page_count, 50)))
     if not has_images:
         raise EmptyDocumentError(f"{path.name} contains no text: its pages are blank.")

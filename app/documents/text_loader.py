@@ -22,6 +22,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 MAX_CONTROL_RATIO = 0.02
 SAMPLE_CHARS = 65536
+WESTERN_MARGIN = 0.1  # chaos (0..1) that cp1252 may lose to the best guess and still be preferred
 
 
 def decode_text(data: bytes, name: str = "The file") -> tuple[str, str]:
@@ -46,10 +47,23 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         pass
     if b"\x00" in data[:SAMPLE_CHARS]:
         raise UnsupportedFileError(f"{name} does not look like text (it contains binary data).")
-    best = charset_normalizer.from_bytes(data).best()
-    if best is None:
+    matches = list(charset_normalizer.from_bytes(data))
+    if not matches:
         raise UnsupportedFileError(f"{name} does not look like text: its encoding could not be recognised.")
+    best = _prefer_western(matches)
     return str(best), best.encoding
+
+
+def _prefer_western(matches: list[charset_normalizer.CharsetMatch]) -> charset_normalizer.CharsetMatch:
+    """The detector's best guess, unless Windows-1252 (the most common legacy encoding) is nearly as good.
+
+    On short texts the detector often cannot tell Western from Baltic or Central European code pages.
+    """
+    best = matches[0]
+    for match in matches:
+        if "cp1252" in match.could_be_from_charset and match.chaos <= best.chaos + WESTERN_MARGIN:
+            return match
+    return best
 
 
 def _looks_binary(text: str) -> bool:
