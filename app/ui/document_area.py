@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -51,10 +51,18 @@ class FindBar(QWidget):
         for widget in (self.edit, previous, following, self.status, close):
             layout.addWidget(widget)
         self.edit.returnPressed.connect(lambda: self.findRequested.emit(self.edit.text(), True))
+        self.edit.installEventFilter(self)
         previous.clicked.connect(lambda: self.findRequested.emit(self.edit.text(), False))
         following.clicked.connect(lambda: self.findRequested.emit(self.edit.text(), True))
         close.clicked.connect(self.close_bar)
         QShortcut(QKeySequence("Shift+Return"), self.edit, lambda: self.findRequested.emit(self.edit.text(), False))
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        # Esc closes the bar (when no job runs, the window's Esc action is disabled and the key lands here)
+        if watched is self.edit and event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape:
+            self.close_bar()
+            return True
+        return super().eventFilter(watched, event)
 
     def open_bar(self) -> None:
         self.show()

@@ -1,0 +1,369 @@
+"""End-to-end GUI flows, offscreen: open, ask, watch the strip, click passages, cancel, errors, history."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QMessageBox
+
+from app.ui.app_settings import AppSettings
+from app.workers import Engine
+from tests import test_gui_helpers as helpers
+from tests.documents_fixtures import make_pdf
+from tests.test_gui_helpers import ask_and_wait, make_window, open_and_wait, page_texts
+
+# shared fixtures
+isolated = helpers.isolated
+sample_pdf = helpers.sample_pdf
+fake_core = helpers.fake_core
+
+pytestmark = pytest.mark.gui
+
+
+def click_passage(qtbot, window, row: int) -> None:
+    view = window.panel.passage_list
+    rect = view.visualItemRect(view.item(row))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def passage_on_later_page(window) -> int:
+    """Index of a passage that is not on page 1, so that jumping to it must scroll."""
+    pages = [window.document.page_at(p.start) for p in window.passages]
+    return max(range(len(pages)), key=lambda i: pages[i])
+
+
+def wait_idle(qtbot, window, timeout: int = 30000) -> None:
+    qtbot.waitUntil(lambda: not window.busy, timeout=timeout)
+
+
+# ------------------------------------------------------------------------------------------- happy path
+
+
+def test_open_ask_strip_passages_and_jump(qtbot, sample_pdf, fake_core, isolated):
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    document = open_and_wait(qtbot, window, sample_pdf)
+    assert document.kind == "pdf" and len(document.pages) == 8
+    assert window.page_count_label.text().strip() == "of 8"
+    outcome = ask_and_wait(qtbot, window, "Which crate weighs the most kilograms?")
+
+    windows = outcome.result.windows
+    assert window.area.strip.cell_count() == len(windows) > 3
+    assert window.panel.passage_list.count() == len(outcome.result.passages) > 0
+    assert window.panel.answer_text().startswith("The answer is")
+    assert fake_core.threads and threading.get_ident() not in fake_core.threads  # core ran off the GUI thread
+
+    row = passage_on_later_page(window)
+    page = window.document.page_at(window.passages[row].start)
+    assert page > 0
+    click_passage(qtbot, window, row)
+    view = window.area.page_view
+    qtbot.waitUntil(lambda: view.current_page() == page, timeout=3000)
+    assert view.highlights_on_page(page), "the passage is highlighted on its page"
+    assert view.selected is not None and view.selected.passage == row
+    assert view.flash.active
+    qtbot.waitUntil(lambda: view.painted_highlights.get(page, 0) > 0, timeout=3000)
+    assert window.panel.passage_list.currentRow() == row
+
+
+def test_strip_fills_live_while_scanning(qtbot, sample_pdf, fake_core, isolated):
+    fake_core.delay = 0.03
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    window.ask("What colour is box 4?")
+    qtbot.waitUntil(lambda: 0 < window.area.strip.cell_count() < window.area.strip.expected_windows, timeout=10000)
+    assert window.busy
+    qtbot.waitUntil(lambda: not window.busy, timeout=20000)
+    assert window.area.strip.cell_count() == window.area.strip.expected_windows
+
+
+def test_next_previous_passage_shortcuts(qtbot, sample_pdf, fake_core, isolated):
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    ask_and_wait(qtbot, window, "Which crate weighs the most kilograms?")
+    count = len(window.passages)
+    assert count >= 2
+    window.area.page_view.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F3)
+    assert window.passage_index == 0
+    qtbot.keyClick(window, Qt.Key.Key_F3)
+    assert window.passage_index == 1
+    qtbot.keyClick(window, Qt.Key.Key_F3, Qt.KeyboardModifier.ShiftModifier)
+    assert window.passage_index == 0
+    qtbot.keyClick(window, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)
+    assert window.passage_index == count - 1
+
+
+def test_heat_strip_click_jumps_to_page(qtbot, sample_pdf, fake_core, isolated):
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    ask_and_wait(qtbot, window, "What colour is box 7?")
+    strip = window.area.strip
+    qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=strip.rect().center())
+    view = window.area.page_view
+    top, bottom = view.viewport_fractions()
+    assert top <= 0.5 <= bottom + 0.05
+    assert "Page" in strip.describe(strip.height() * 0.9)
+
+
+# ------------------------------------------------------------------------------------------- cancel
+
+
+def test_cancel_midway_then_app_is_usable(qtbot, isolated, fake_core):
+    path = make_pdf(isolated / "long.pdf", page_texts(10) * 3)
+    fake_core.delay = 0.05
+    fake_core.window_chars = 60  # ~150 windows: ~7 s uncancelled
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, path)
+    window.ask("What colour is box 9?")
+    qtbot.waitUntil(lambda: window.area.strip.cell_count() >= 3, timeout=10000)
+    with qtbot.waitSignal(window.runCancelled, timeout=2000):
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    wait_idle(qtbot, window, 2000)
+    assert window.area.strip.cell_count() < window.area.strip.expected_windows
+    assert window.status.message.text() == "Cancelled"
+
+    fake_core.delay = 0.0
+    outcome = ask_and_wait(qtbot, window, "What colour is box 9?")
+    assert window.area.strip.cell_count() == len(outcome.result.windows)
+
+
+def test_new_question_cancels_running_one(qtbot, sample_pdf, fake_core, isolated):
+    fake_core.delay = 0.05
+    fake_core.window_chars = 40
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    finished = []
+    window.answerFinished.connect(lambda outcome: finished.append(outcome.question))
+    window.ask("What colour is box 2?")
+    qtbot.waitUntil(lambda: window.area.strip.cell_count() >= 2, timeout=10000)
+    fake_core.delay = 0.0
+    ask_and_wait(qtbot, window, "What colour is box 5?")
+    wait_idle(qtbot, window)
+    qtbot.wait(100)
+    assert finished == ["What colour is box 5?"]
+    assert fake_core.model_loads == 1  # the model is loaded once and reused
+
+
+def test_new_file_cancels_running_question(qtbot, sample_pdf, fake_core, isolated):
+    fake_core.delay = 0.05
+    fake_core.window_chars = 40
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    window.ask("What colour is box 2?")
+    qtbot.waitUntil(lambda: window.area.strip.cell_count() >= 2, timeout=10000)
+    other = make_pdf(isolated / "other.pdf", page_texts(3))
+    open_and_wait(qtbot, window, other)
+    wait_idle(qtbot, window)
+    assert window.area.strip.cell_count() == 0
+    assert window.panel.passage_list.count() == 0
+    assert len(window.document.pages) == 3
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+
+def test_corrupt_file_shows_error_and_app_stays_usable(qtbot, isolated, sample_pdf, fake_core):
+    broken = isolated / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n" + os.urandom(4000))
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    with qtbot.waitSignal(window.jobFailed, timeout=20000) as blocker:
+        window.open_file(broken)
+    failure = blocker.args[0]
+    assert failure.is_a("DocumentError")
+    assert "Traceback" not in failure.message and failure.message
+    box = window.error_boxes[-1]
+    assert isinstance(box, QMessageBox) and box.isVisible() and box.text() == failure.message
+    assert window.document is None
+    box.accept()
+    wait_idle(qtbot, window)
+    open_and_wait(qtbot, window, sample_pdf)
+    ask_and_wait(qtbot, window, "What colour is box 3?")
+
+
+def test_failing_model_shows_error_and_app_stays_usable(qtbot, sample_pdf, fake_core, isolated):
+    engine = Engine(answer=fake_core.answer)  # the real load_model
+    window = make_window(qtbot, engine, isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    window.apply_settings(AppSettings(model_kind="folder", model_path=str(isolated / "no-such-model")))
+    with qtbot.waitSignal(window.jobFailed, timeout=20000) as blocker:
+        window.ask("What colour is box 3?")
+    failure = blocker.args[0]
+    assert failure.is_a("ModelLoadError")
+    assert "no-such-model" in failure.message
+    assert window.error_boxes and window.error_boxes[-1].isVisible()
+    wait_idle(qtbot, window)
+    window.error_boxes[-1].accept()
+
+    window.engine = fake_core.engine()
+    outcome = ask_and_wait(qtbot, window, "What colour is box 3?")
+    assert outcome.result.passages
+
+
+def test_exception_in_core_becomes_dialog(qtbot, sample_pdf, fake_core, isolated):
+    def broken_answer(*args, **kwargs):
+        raise ZeroDivisionError("division by zero in scoring")
+
+    window = make_window(qtbot, fake_core.engine(answer=broken_answer), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    with qtbot.waitSignal(window.jobFailed, timeout=10000) as blocker:
+        window.ask("anything?")
+    assert blocker.args[0].message == "ZeroDivisionError: division by zero in scoring"
+    assert "Traceback" in window.error_boxes[-1].detailedText()
+    wait_idle(qtbot, window)
+    assert window.panel.ask_button.isEnabled()
+
+
+def test_encrypted_pdf_asks_for_password(qtbot, isolated, fake_core, monkeypatch):
+    from tests.documents_fixtures import make_encrypted_pdf
+
+    path = make_encrypted_pdf(isolated / "secret.pdf", page_texts(2), "hunter2")
+    answers = iter([("wrong", True), ("hunter2", True)])
+    prompts = []
+
+    def fake_get_text(parent, title, label, echo=None, *args, **kwargs):
+        prompts.append(label)
+        return next(answers)
+
+    monkeypatch.setattr("app.ui.main_window.QInputDialog.getText", fake_get_text)
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    with qtbot.waitSignal(window.documentLoaded, timeout=20000):
+        window.open_file(path)
+    assert len(window.document.pages) == 2
+    assert len(prompts) == 2 and "Wrong password" in prompts[1]
+
+
+# ------------------------------------------------------------------------------------------- text, find, history
+
+
+def test_text_file_highlights_and_jump(qtbot, isolated, fake_core):
+    path = isolated / "notes.txt"
+    path.write_text("\n\n".join(page_texts(30)), encoding="utf-8")
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, path)
+    assert window.area.view is window.area.text_view
+    ask_and_wait(qtbot, window, "What colour is box 27?")
+    text_view = window.area.text_view
+    assert len(text_view.extraSelections()) >= len(window.passages) > 0
+    last = len(window.passages) - 1
+    click_passage(qtbot, window, last)
+    assert text_view.textCursor().position() == window.passages[last].start
+    assert text_view.selected is not None and text_view.selected.passage == last
+
+
+def test_find_in_pdf_jumps_and_highlights(qtbot, sample_pdf, fake_core, isolated):
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.area.find_bar.isVisible()
+    qtbot.keyClicks(window.area.find_bar.edit, "weighs 59")
+    qtbot.keyClick(window.area.find_bar.edit, Qt.Key.Key_Return)
+    view = window.area.page_view
+    match = view.find_match
+    assert match is not None and match.rects and match.rects[0][0] == 7
+    qtbot.waitUntil(lambda: view.current_page() == 7, timeout=3000)
+    assert window.area.find_bar.status.text() == "Page 8"
+    qtbot.keyClick(window.area.find_bar.edit, Qt.Key.Key_Escape)
+    assert not window.area.find_bar.isVisible()
+
+
+def test_history_comes_back_when_file_is_reopened(qtbot, sample_pdf, fake_core, isolated):
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    first = ask_and_wait(qtbot, window, "What colour is box 2?")
+    ask_and_wait(qtbot, window, "Which crate weighs the most kilograms?")
+    assert window.panel.history_list.count() == 2
+    window.close()
+
+    again = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, again, sample_pdf)
+    assert again.panel.history_list.count() == 2
+    item = again.panel.history_list.item(1)  # newest first: the first question is second
+    again.panel.history_list.itemClicked.emit(item)
+    assert again.panel.question() == "What colour is box 2?"
+    assert again.panel.answer_text() == first.result.answer
+    assert len(again.passages) == len(first.result.passages)
+    assert again.area.strip.cell_count() == len(first.result.windows)
+    assert sum(len(again.area.page_view.highlights_on_page(i)) for i in range(8)) >= len(again.passages)
+
+
+# ------------------------------------------------------------------------------------------- desktop things
+
+
+def test_drop_file_opens_it(qtbot, sample_pdf, fake_core, isolated):
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(sample_pdf))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.documentLoaded, timeout=20000):
+        window.dropEvent(event)
+    assert window.doc_path == sample_pdf
+
+
+def test_recent_files_settings_and_layout_persist(qtbot, sample_pdf, fake_core, isolated):
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    window.apply_settings(AppSettings(model_kind="hub", model_path="org/model", device="cpu", window_tokens=512,
+                                      top_k=50))
+    window.splitter.setSizes([700, 300])
+    sizes = window.splitter.sizes()
+    window.close()
+
+    again = make_window(qtbot, fake_core.engine(), isolated)
+    assert again.settings.model_spec == "org/model" and again.settings.device == "cpu"
+    assert again.settings.retrieval().window_tokens == 512 and again.settings.retrieval().top_k == 50
+    again.recent_menu.aboutToShow.emit()
+    names = [a.text() for a in again.recent_menu.actions()]
+    assert sample_pdf.name in names
+    assert abs(again.splitter.sizes()[0] - sizes[0]) <= 20
+
+
+def test_zoom_and_page_box(qtbot, sample_pdf, fake_core, isolated):
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    view = window.area.page_view
+    before = view.zoom
+    window.zoom_in_action.trigger()
+    assert view.zoom > before and not view.fit_width
+    window.fit_action.trigger()
+    assert view.fit_width
+    window.page_box.setText("6")
+    qtbot.keyClick(window.page_box, Qt.Key.Key_Return)
+    assert view.current_page() == 5
+    qtbot.waitUntil(lambda: view.is_rendered(5), timeout=5000)
+
+
+# ------------------------------------------------------------------------------------------- real models
+
+
+def test_tiny_model_end_to_end(qtbot, sample_pdf, isolated, tiny_model):
+    engine = Engine(load_model=lambda spec, device, on_progress=None: tiny_model)
+    window = make_window(qtbot, engine, isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    outcome = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=120000)
+    assert window.area.strip.cell_count() == len(outcome.result.windows) >= 1
+    assert window.panel.passage_list.count() == len(outcome.result.passages) > 0
+    click_passage(qtbot, window, 0)
+    page = window.document.page_at(window.passages[0].start)
+    assert window.area.page_view.current_page() == page
+    assert window.area.page_view.highlights_on_page(page)
+
+
+@pytest.mark.slow
+def test_bundled_model_end_to_end(qtbot, sample_pdf, isolated, bundled_model):
+    engine = Engine(load_model=lambda spec, device, on_progress=None: bundled_model)
+    window = make_window(qtbot, engine, isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    outcome = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=600000)
+    assert outcome.result.answer.strip()
+    assert window.area.strip.cell_count() == len(outcome.result.windows)
+    texts = " ".join(p.text for p in outcome.result.passages)
+    assert "box 4" in texts
+    assert outcome.model_name

@@ -1,0 +1,150 @@
+"""Shared fixtures and fakes for the GUI tests (imported by tests/test_gui*.py; holds no tests)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from app.retrieval.types import AnswerResult, CancelToken, Passage, Progress, WindowScore
+from tests.documents_fixtures import make_pdf
+
+COLOURS = ["red", "green", "blue", "violet", "amber", "teal", "indigo", "olive", "coral", "silver"]
+
+
+def page_texts(pages: int = 8) -> list[str]:
+    """Distinct sentences per page; page i says which colour box i has."""
+    return [
+        f"This is page {i + 1} of the inventory. The colour of box {i + 1} is {COLOURS[i % len(COLOURS)]}. "
+        f"Crate {i + 1} weighs {10 + 7 * i} kilograms. Nothing else is stored on shelf {i + 1}."
+        for i in range(pages)
+    ]
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch, qapp):
+    """Settings, data and caches in tmp_path; application names set as run_gui sets them."""
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    config = str(tmp_path / "qsettings")
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, config)
+    from app.ui.main import make_application
+
+    make_application()
+    QSettings().clear()
+    return tmp_path
+
+
+@pytest.fixture
+def sample_pdf(isolated) -> Path:
+    return make_pdf(isolated / "inventory.pdf", page_texts(8))
+
+
+@dataclass
+class FakeModel:
+    name: str = "fake-model"
+    device: str = "cpu"
+    num_layers: int = 2
+    scoring_layer: int = 1
+
+
+@dataclass
+class FakeCore:
+    """Stands in for load_model/answer: windows of fixed size, passages = sentences with a question word."""
+
+    window_chars: int = 200
+    delay: float = 0.0
+    fail_with: Exception | None = None
+    model_loads: int = 0
+    calls: int = 0
+    threads: set = field(default_factory=set)
+
+    def load_model(self, spec: str, device: str, on_progress: Callable | None = None) -> FakeModel:
+        self.model_loads += 1
+        if on_progress:
+            on_progress(Progress("loading", 0, 0, message=f"fake {spec}"))
+        if self.fail_with is not None:
+            raise self.fail_with
+        return FakeModel(device="cpu" if device == "auto" else device)
+
+    def answer(self, text, sentences, question, model, settings=None, on_progress=None, on_token=None,
+               cancel: CancelToken | None = None) -> AnswerResult:
+        self.calls += 1
+        self.threads.add(threading.get_ident())
+        windows = self._scan(text, question, on_progress, cancel)
+        words = {w.strip("?.,").lower() for w in question.split() if len(w) > 3}
+        passages = [
+            Passage(s.start, s.end, 0.9 - 0.1 * (i % 5), text[s.start:s.end])
+            for i, s in enumerate(sentences)
+            if words & {w.strip("?.,").lower() for w in text[s.start:s.end].split()}
+        ][:12]
+        if on_progress:
+            on_progress(Progress("generating", 0, 4))
+        answer = "The answer is in the highlighted passages."
+        for piece in answer.split(" "):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if on_token:
+                on_token(piece + " ")
+        return AnswerResult(answer, passages, windows, {"windows": len(windows)})
+
+    def _scan(self, text, question, on_progress, cancel) -> list[WindowScore]:
+        total = max(1, -(-len(text) // self.window_chars))
+        windows = []
+        for i in range(total):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if self.delay:
+                time.sleep(self.delay)
+            start, end = i * self.window_chars, min(len(text), (i + 1) * self.window_chars)
+            score = 1.0 if any(w.lower() in text[start:end].lower() for w in question.split()[-1:]) else 0.1
+            window = WindowScore(i, start, end, score)
+            windows.append(window)
+            if on_progress:
+                on_progress(Progress("retrieving", i + 1, total, 500.0, (total - i - 1) * self.delay, window))
+        return windows
+
+    def engine(self, **overrides):
+        from app.workers import Engine
+
+        return Engine(**{"load_model": self.load_model, "answer": self.answer, **overrides})
+
+
+@pytest.fixture
+def fake_core() -> FakeCore:
+    return FakeCore()
+
+
+def make_window(qtbot, engine, tmp_path: Path):
+    from app.history import HistoryStore
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(engine=engine, history=HistoryStore(tmp_path / "history.sqlite3"))
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def open_and_wait(qtbot, window, path: Path, timeout: int = 30000):
+    with qtbot.waitSignal(window.documentLoaded, timeout=timeout):
+        window.open_file(path)
+    return window.document
+
+
+def ask_and_wait(qtbot, window, question: str, timeout: int = 60000):
+    with qtbot.waitSignal(window.answerFinished, timeout=timeout) as blocker:
+        window.panel.set_question(question)
+        window.panel.request_ask()
+    return blocker.args[0]
