@@ -99,7 +99,7 @@ def _check_readable(path: Path) -> tuple[Kind, os.stat_result]:
         raise UnreadableFileError(f"{path} cannot be read ({exc.strerror or exc}).") from exc
     if not head:
         raise EmptyDocumentError(f"{path.name} is empty.")
-    kind: Kind = "pdf" if b"%PDF-" in head or path.suffix.lower() == ".pdf" else "text"
+    kind: Kind = "pdf" if head.lstrip().startswith(b"%PDF-") or path.suffix.lower() == ".pdf" else "text"
     return kind, stat
 
 

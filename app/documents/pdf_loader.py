@@ -67,14 +67,16 @@ def pdf_title(doc: Any, path: Path) -> str:
 
 @dataclass
 class _Accumulator:
-    """The document being built: text parts, pages and word arrays, page after page."""
+    """The document being built: text parts, pages and compact word arrays, page after page."""
 
     parts: list[str] = field(default_factory=list)
     length: int = 0
     lines: int = 0
     pages: list[PageInfo] = field(default_factory=list)
-    word_chunks: list[npt.NDArray[np.float64]] = field(default_factory=list)
-    page_chunks: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    offsets: list[npt.NDArray[np.int64]] = field(default_factory=list)  # (n, 2): start, end
+    line_ids: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    page_ids: list[npt.NDArray[np.int32]] = field(default_factory=list)
+    boxes: list[npt.NDArray[np.float32]] = field(default_factory=list)
     words: int = 0
 
     def add_page(self, index: int, label: str, size: tuple[float, float], page: PageText) -> None:
@@ -87,23 +89,23 @@ class _Accumulator:
         self.pages.append(PageInfo(index, label, size[0], size[1], start, self.length))
         if page.words:
             records = np.array(page.words, np.float64)
-            records[:, :2] += start
-            records[:, 2] += self.lines
-            self.word_chunks.append(records)
-            self.page_chunks.append(np.full(len(page.words), index, np.int32))
+            self.offsets.append(records[:, :2].astype(np.int64) + start)
+            self.line_ids.append(records[:, 2].astype(np.int32) + self.lines)
+            self.page_ids.append(np.full(len(page.words), index, np.int32))
+            self.boxes.append(records[:, 3:7].astype(np.float32))
             self.words += len(page.words)
         self.lines += page.line_count
 
     def glyph_map(self) -> GlyphMap:
-        if not self.word_chunks:
+        if not self.offsets:
             return GlyphMap.empty()
-        records = np.concatenate(self.word_chunks)
+        offsets = np.concatenate(self.offsets)
         return GlyphMap(
-            starts=records[:, 0].astype(np.int64),
-            ends=records[:, 1].astype(np.int64),
-            pages=np.concatenate(self.page_chunks),
-            lines=records[:, 2].astype(np.int32),
-            boxes=records[:, 3:7].astype(np.float32),
+            starts=np.ascontiguousarray(offsets[:, 0]),
+            ends=np.ascontiguousarray(offsets[:, 1]),
+            pages=np.concatenate(self.page_ids),
+            lines=np.concatenate(self.line_ids),
+            boxes=np.concatenate(self.boxes),
         )
 
 
