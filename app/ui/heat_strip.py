@@ -193,16 +193,17 @@ class HeatStrip(QWidget):
         fraction = min(1.0, max(0.0, y / max(1, self.height())))
         return self._geometry.offset_at_fraction(fraction)
 
-    def window_at(self, offset: int) -> WindowScore | None:
-        i = bisect.bisect_right(self._starts, offset) - 1
-        if 0 <= i < len(self.windows) and self.windows[i].start <= offset < max(self.windows[i].end, offset + 1):
-            return self.windows[i]
-        return None
+    def best_window(self, start: int, end: int) -> WindowScore | None:
+        """The highest scoring window overlapping start..end (what one pixel row shows)."""
+        first = max(0, bisect.bisect_right(self._starts, start) - 1)
+        last = bisect.bisect_left(self._starts, max(end, start + 1))
+        candidates = [w for w in self.windows[first:last] if w.end > start]
+        return max(candidates, key=lambda w: w.score, default=None)
 
     def describe(self, y: float) -> str:
         offset = self.offset_at_y(y)
         text = self._geometry.location_label(offset)
-        window = self.window_at(offset)
+        window = self.best_window(offset, self.offset_at_y(int(y) + 1))
         if window is not None:
             text += f"\nwindow {window.index + 1} · relevance {window.score:.2f}"
         rows = self._passage_rows or []

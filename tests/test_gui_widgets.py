@@ -1,0 +1,242 @@
+"""Widgets and Qt glue in isolation: heat strip, page view, workers, settings, theme."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import threading
+import time
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QGuiApplication, QPalette
+
+from app.retrieval.types import Cancelled, Passage, Progress, WindowScore
+from app.ui.app_settings import AppSettings
+from app.ui.heat_strip import HeatStrip, aggregate_rows
+from app.ui.page_view import PageBox, PageView
+from app.ui.settings_dialog import SettingsDialog
+from app.ui.status_bar import format_eta
+from app.workers import Job, JobRunner, ModelChoice, ModelHolder
+from tests import test_gui_helpers as helpers
+from tests.documents_fixtures import make_pdf
+
+pytestmark = pytest.mark.gui
+isolated = helpers.isolated
+
+
+# ------------------------------------------------------------------------------------------- heat strip
+
+
+def test_aggregate_rows_takes_the_max_per_row():
+    rows = aggregate_rows([(0.0, 0.5, 0.2), (0.25, 0.3, 0.9), (0.9, 0.91, 0.5)], 10)
+    assert rows[:2] == [0.2, 0.2] and rows[2] == 0.9 and rows[5] == -1.0 and rows[9] == 0.5
+
+
+def test_strip_stays_readable_for_3000_windows(qtbot):
+    strip = HeatStrip()
+    qtbot.addWidget(strip)
+    strip.resize(20, 600)
+    strip.show()
+    length = 3000 * 1000
+    strip.set_geometry(None, length)
+    strip.begin_run(3000)
+    for i in range(3000):
+        strip.add_window(WindowScore(i, i * 1000, (i + 1) * 1000, 1.0 if i == 1234 else 0.05))
+    assert strip.cell_count() == 3000
+    rows, _ = strip._rows()
+    hot = [y for y, score in enumerate(rows) if score == 1.0]
+    assert hot == [int(1234 / 3000 * 600)]  # the one relevant window survives aggregation
+    started = time.perf_counter()
+    strip.repaint()
+    assert time.perf_counter() - started < 0.1
+    assert "window 1235" in strip.describe(hot[0] + 0.5)
+
+
+def test_strip_click_emits_offset_and_passages_are_marked(qtbot):
+    strip = HeatStrip()
+    qtbot.addWidget(strip)
+    strip.resize(20, 400)
+    strip.set_geometry(None, 10_000)
+    strip.set_result([WindowScore(0, 0, 10_000, 0.3)], [Passage(7_500, 7_600, 0.8, "x")])
+    with qtbot.waitSignal(strip.jumpRequested) as blocker:
+        qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=strip.rect().center())
+    assert abs(blocker.args[0] - 5_000) < 100
+    _, passages = strip._rows()
+    assert passages[300] == 0.8 and passages[100] == -1.0
+
+
+# ------------------------------------------------------------------------------------------- page view
+
+
+def test_page_view_renders_only_visible_pages(qtbot, isolated):
+    path = make_pdf(isolated / "long.pdf", [f"Page {i} text." for i in range(300)])
+    view = PageView()
+    qtbot.addWidget(view)
+    view.resize(600, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    boxes = [PageBox(595.0, 842.0, f"p{i + 1}", i * 20, i * 20 + 20) for i in range(300)]
+    view.open_pdf(path, boxes)
+    qtbot.waitUntil(lambda: view.is_rendered(0), timeout=5000)
+    view.go_to_page(200)
+    qtbot.waitUntil(lambda: view.is_rendered(200), timeout=5000)
+    rendered = {key[0] for key in view.cache._items}
+    assert rendered <= {0, 1, 2, *range(198, 203)}
+    assert view.current_page() == 200
+    assert view.location_label(200 * 20 + 5) == "Page p201 (201 of 300)"
+    assert view.offset_at_fraction(view.fraction_of_offset(4010)) == pytest.approx(4010, abs=2)
+    top, bottom = view.viewport_fractions()
+    assert 0 < top < bottom < 1
+    view.shutdown()
+
+
+def test_page_view_zoom_keeps_page_and_renders_at_device_pixel_ratio(qtbot, isolated):
+    path = make_pdf(isolated / "z.pdf", [f"Page {i}." for i in range(20)])
+    view = PageView()
+    qtbot.addWidget(view)
+    view.resize(700, 700)
+    view.show()
+    view.open_pdf(path, [PageBox(595.0, 842.0, str(i + 1), i, i + 1) for i in range(20)])
+    view.go_to_page(12)
+    view.set_zoom(2.0)
+    assert view.current_page() == 12 and view.zoom == 2.0
+    qtbot.waitUntil(lambda: view.is_rendered(12), timeout=5000)
+    pixmap = view.cache.get((12, view._render_scale()))
+    assert pixmap.width() == pytest.approx(595 * 2.0 * view.devicePixelRatioF(), abs=2)
+    view.zoom_fit_width()
+    assert view.fit_width and view.zoom == pytest.approx((700 - 24 - view.verticalScrollBar().width()) / 595, rel=0.1)
+    view.shutdown()
+
+
+# ------------------------------------------------------------------------------------------- workers
+
+
+class _Job(Job):
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def work(self):
+        return self.body(self)
+
+
+def test_job_signals_arrive_on_gui_thread_even_for_lambdas(qtbot):
+    runner = JobRunner()
+    seen = []
+
+    def body(job):
+        for i in range(3):
+            job.emit_progress(Progress("retrieving", i + 1, 3))
+        return threading.get_ident()
+
+    job = _Job(body)
+    job.signals.progress.connect(lambda p: seen.append((p.done, threading.get_ident())))
+    with qtbot.waitSignal(job.signals.succeeded) as blocker:
+        runner.start_model_job(job)
+    assert blocker.args[0] != threading.get_ident()
+    qtbot.waitUntil(lambda: not runner.busy)
+    assert [d for d, _ in seen] == [1, 2, 3] and {t for _, t in seen} == {threading.get_ident()}
+
+
+def test_job_failure_cancel_and_detach(qtbot):
+    runner = JobRunner()
+    failing = _Job(lambda job: 1 / 0)
+    with qtbot.waitSignal(failing.signals.failed) as blocker:
+        runner.start_model_job(failing)
+    assert blocker.args[0].message.startswith("ZeroDivisionError")
+
+    def slow(job):
+        while True:
+            job.token.raise_if_cancelled()
+            job.emit_progress(Progress("retrieving", 1, 2))
+            time.sleep(0.01)
+
+    cancelled = _Job(slow)
+    runner.start_model_job(cancelled)
+    qtbot.wait(50)
+    with qtbot.waitSignal(cancelled.signals.cancelled, timeout=2000):
+        cancelled.cancel()
+
+    detached = _Job(slow)
+    late = []
+    detached.signals.progress.connect(late.append)
+    detached.signals.cancelled.connect(lambda: late.append("cancelled"))
+    runner.start_model_job(detached)
+    qtbot.waitUntil(lambda: bool(late), timeout=2000)
+    with qtbot.waitSignal(detached.signals.finished, timeout=2000):
+        detached.detach()
+        count = len(late)
+    assert len(late) == count and "cancelled" not in late
+    assert runner.shutdown(5000)
+
+
+def test_model_holder_reuses_and_reloads():
+    loads = []
+
+    class FakeEngine:
+        def load_model(self, spec, device, on_progress):
+            loads.append((spec, device))
+            return object()
+
+    holder, engine = ModelHolder(), FakeEngine()
+    first = holder.get(engine, ModelChoice("bundled", "auto"), print)
+    assert holder.get(engine, ModelChoice("bundled", "auto"), print) is first
+    assert holder.get(engine, ModelChoice("bundled", "cpu"), print) is not first
+    holder.forget()
+    holder.get(engine, ModelChoice("bundled", "cpu"), print)
+    assert loads == [("bundled", "auto"), ("bundled", "cpu"), ("bundled", "cpu")]
+    assert Cancelled  # imported for parity with the core's cancellation type
+
+
+# ------------------------------------------------------------------------------------------- settings, theme, misc
+
+
+def test_settings_dialog_round_trip_and_persistence(qtbot, isolated):
+    chosen = AppSettings(model_kind="gguf", model_path="/models/x.gguf", device="cuda", window_tokens=2048, top_k=64)
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    assert not dialog.path.isEnabled()
+    dialog.set_settings(chosen)
+    assert dialog.settings() == chosen and dialog.browse.isEnabled()
+    chosen.save()
+    assert AppSettings.load() == chosen
+    assert AppSettings.load().model_choice() == ModelChoice("/models/x.gguf", "cuda")
+    QSettings().setValue("model/kind", "nonsense")
+    assert AppSettings.load().model_spec == "bundled"
+
+
+def test_theme_follows_the_system_colour_scheme(qtbot, isolated, monkeypatch):
+    """The offscreen platform cannot switch schemes, so the system's switch is simulated."""
+    from app.ui import theme
+
+    hints = QGuiApplication.styleHints()
+    window_lightness = lambda: QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness()  # noqa: E731
+    try:
+        monkeypatch.setattr(theme, "current_scheme", lambda: Qt.ColorScheme.Dark)
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+        assert window_lightness() < 100
+        monkeypatch.setattr(theme, "current_scheme", lambda: Qt.ColorScheme.Light)
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+        assert window_lightness() > 150
+    finally:
+        monkeypatch.undo()
+        hints.colorSchemeChanged.emit(Qt.ColorScheme.Unknown)
+
+
+def test_first_run_opens_the_sample(isolated, monkeypatch, tmp_path):
+    from app.ui import main
+
+    sample = tmp_path / "sample.pdf"
+    sample.write_bytes(b"%PDF-1.4")
+    monkeypatch.setattr(main, "sample_document", lambda: sample)
+    assert main.initial_document(None) == sample
+    assert main.initial_document(None) is None  # only the first time
+    assert str(main.initial_document("x.txt")) == "x.txt"
+
+
+def test_format_eta():
+    assert format_eta(None) == "" and format_eta(5.2) == "5 s left"
+    assert format_eta(125) == "2 min 05 s left" and format_eta(3725) == "1 h 02 min left"
