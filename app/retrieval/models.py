@@ -91,6 +91,7 @@ def load_model(spec: str = BUNDLED, device: str = "auto", on_progress: ProgressC
     target = choose_device(device)
     dtype = choose_dtype(target)
     _report(on_progress, f"Loading {spec} on {target}…")
+    _quiet_transformers()
     try:
         model, tokenizer, name, fingerprint = _load_by_spec(spec, dtype, on_progress)
     except ModelLoadError:
@@ -101,6 +102,14 @@ def load_model(spec: str = BUNDLED, device: str = "auto", on_progress: ProgressC
     model.to(target)
     model.eval()
     return LoadedModel(model, tokenizer, name, target, dtype, fingerprint)
+
+
+def _quiet_transformers() -> None:
+    """No tqdm bars from transformers on stderr: progress is ours to report."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
 
 
 def _report(on_progress: ProgressCallback | None, message: str) -> None:
@@ -187,6 +196,7 @@ def _write_cache(folder: Path, model: Any, tokenizer: Any, source: Path) -> None
     partial.mkdir(parents=True)
     try:
         model.config.save_pretrained(partial)
+        _drop_quantization_config(partial / "config.json")
         if getattr(model, "generation_config", None) is not None:
             model.generation_config.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
@@ -196,6 +206,13 @@ def _write_cache(folder: Path, model: Any, tokenizer: Any, source: Path) -> None
         partial.rename(folder)
     except OSError:
         shutil.rmtree(partial, ignore_errors=True)  # no cache this time; the model still works
+
+
+def _drop_quantization_config(config_path: Path) -> None:
+    """The weights are written dequantised, so the GGUF quantization entry must not follow them."""
+    config = json.loads(config_path.read_text())
+    config.pop("quantization_config", None)
+    config_path.write_text(json.dumps(config, indent=2))
 
 
 def _check_usable(tokenizer: Any, spec: str) -> None:

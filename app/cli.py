@@ -1,0 +1,168 @@
+"""The headless front end: `infiniretri ask FILE --question ...`, `calibrate`, `selfcheck`.
+
+With no sub-command the GUI starts (`infiniretri` or `infiniretri FILE`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+COMMANDS = {"ask", "calibrate", "selfcheck"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="infiniretri", description="Ask questions of very long documents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ask = sub.add_parser("ask", help="answer a question about FILE and print the answer (or JSON)")
+    ask.add_argument("file")
+    ask.add_argument("--question", "-q", required=True)
+    _model_arguments(ask)
+    ask.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
+    ask.add_argument("--password", help="password of an encrypted PDF")
+    ask.add_argument("--window", type=int, default=1024, help="window size in tokens (default 1024)")
+    ask.add_argument("--top-k", type=int, default=300, help="tokens kept per window (default 300)")
+    ask.add_argument("--layer", type=int, help="score at this layer instead of the calibrated one")
+    ask.add_argument("--max-new-tokens", type=int, default=200)
+    ask.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    calibrate = sub.add_parser("calibrate", help="measure the best scoring layer of a model and store it")
+    _model_arguments(calibrate)
+    calibrate.add_argument("--output", help="also write the result into this calibration JSON file")
+    selfcheck = sub.add_parser("selfcheck", help="check an installation end to end (model, sample, window)")
+    selfcheck.add_argument("--no-gui", action="store_true", help="skip opening the main window offscreen")
+    return parser
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="bundled", help="bundled, a model folder, a .gguf file or a hub id")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or (args[0] not in COMMANDS and not args[0].startswith("-")):
+        from app.ui.main import run_gui
+
+        return run_gui(args[0] if args else None)
+    options = build_parser().parse_args(args)
+    handlers = {"ask": run_ask, "calibrate": run_calibrate, "selfcheck": run_selfcheck}
+    return handlers[options.command](options)
+
+
+def fail(message: str, code: int) -> int:
+    print(f"infiniretri: {message}", file=sys.stderr)
+    return code
+
+
+def run_ask(options: argparse.Namespace) -> int:
+    from app.documents import DocumentError, load_document
+    from app.retrieval.models import ModelLoadError, load_model
+    from app.retrieval.pipeline import answer
+    from app.retrieval.types import RetrievalSettings
+
+    if not options.question.strip():
+        return fail("the question is empty", EXIT_BAD_INPUT)
+    progress = _StderrProgress(quiet=options.quiet)
+    try:
+        document = load_document(options.file, password=options.password)
+    except DocumentError as exc:
+        return fail(str(exc), EXIT_BAD_INPUT)
+    try:
+        model = load_model(options.model, options.device, progress)
+    except ModelLoadError as exc:
+        return fail(str(exc), EXIT_FAILURE)
+    settings = RetrievalSettings(
+        window_tokens=options.window, top_k=options.top_k, layer=options.layer, max_new_tokens=options.max_new_tokens
+    )
+    on_token = None if options.json else _print_piece
+    try:
+        result = answer(document.text, document.sentences, options.question, model, settings, progress, on_token)
+    except ValueError as exc:
+        return fail(str(exc), EXIT_BAD_INPUT)
+    progress.finish()
+    if options.json:
+        json.dump(result.to_json(_one_based_page(document)), sys.stdout, ensure_ascii=False)
+    else:
+        _print_passages(result.passages, document)
+    print()
+    return EXIT_OK
+
+
+def _one_based_page(document: Any) -> Any:
+    def page(offset: int) -> int | None:
+        index = document.page_at(offset)
+        return None if index is None else index + 1
+
+    return page
+
+
+def _print_piece(piece: str) -> None:
+    sys.stdout.write(piece)
+    sys.stdout.flush()
+
+
+def _print_passages(passages: Sequence[Any], document: Any) -> None:
+    print("\n\nPassages used:")
+    for passage in sorted(passages, key=lambda p: -p.score)[:10]:
+        index = document.page_at(passage.start)
+        where = f"p. {document.page_label(index)}" if index is not None else f"chars {passage.start}-{passage.end}"
+        print(f"  [{passage.score:.2f}] ({where}) {passage.text[:160]}")
+
+
+class _StderrProgress:
+    """Progress lines on stderr: windows done, tokens/s, time left."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.last = 0.0
+
+    def __call__(self, progress: Any) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if progress.stage == "retrieving" and progress.done < progress.total and now - self.last < 0.5:
+            return
+        self.last = now
+        if progress.stage == "retrieving":
+            eta = f", {progress.eta_seconds:.0f} s left" if progress.eta_seconds is not None else ""
+            line = f"window {progress.done}/{progress.total}, {progress.tokens_per_second:.0f} tokens/s{eta}"
+        else:
+            line = progress.message or progress.stage
+        sys.stderr.write("\r\033[K" + line if sys.stderr.isatty() else line + "\n")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if not self.quiet and sys.stderr.isatty():
+            sys.stderr.write("\n")
+
+
+def run_calibrate(options: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.paths import cache_dir
+    from app.retrieval.calibration import calibrate, save
+    from app.retrieval.models import ModelLoadError, load_model
+
+    try:
+        model = load_model(options.model, options.device)
+    except ModelLoadError as exc:
+        return fail(str(exc), EXIT_FAILURE)
+    result = calibrate(model, _StderrProgress())
+    save(model, result, cache_dir() / "calibration.json")
+    if options.output:
+        save(model, result, Path(options.output))
+    for layer, value in enumerate(result.mean_reciprocal_rank):
+        print(f"layer {layer:3d}  mean 1/rank of the needle {value:.3f}{'  <- chosen' if layer == result.layer else ''}")
+    print(f"{model.name}: scoring layer {result.layer} ({result.cases} cases, {result.seconds:.0f} s)")
+    return EXIT_OK
+
+
+def run_selfcheck(options: argparse.Namespace) -> int:
+    from app.selfcheck import run_selfcheck as check
+
+    return check(gui=not options.no_gui)

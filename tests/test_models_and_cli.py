@@ -1,0 +1,84 @@
+"""Model sources, failures with clear messages, calibration storage, and the command-line contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app import cli
+from app.retrieval import calibration
+from app.retrieval.models import ModelLoadError, choose_device, load_model
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory, tiny_model_session) -> Path:
+    """The tiny model written as an ordinary Hugging Face folder."""
+    folder = tmp_path_factory.mktemp("tiny-model")
+    tiny_model_session.model.save_pretrained(folder)
+    tiny_model_session.tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_a_local_folder_loads_and_is_calibrated_once(tiny_folder):
+    model = load_model(str(tiny_folder), "cpu")
+    assert model.device == "cpu" and model.num_layers == 3
+    layer = calibration.scoring_layer_for(model)
+    assert 0 <= layer < 3
+    assert calibration.stored_layer(model.fingerprint) == layer
+
+
+def test_missing_folder_and_gguf_fail_with_a_message(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_model(str(tmp_path / "nothing.gguf"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="config.json"):
+        load_model(str(tmp_path / "empty"))
+
+
+def test_an_unknown_hub_id_fails_at_once_when_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="offline"):
+        load_model("Qwen/Qwen2.5-0.5B-Instruct")
+
+
+def test_devices_that_are_absent_are_refused():
+    assert choose_device("auto") in {"cpu", "cuda", "mps"}
+    with pytest.raises(ModelLoadError):
+        choose_device("tpu")
+
+
+def test_layer_choice_prefers_a_stable_region():
+    scores = [0.0, 1.0, 0.1, 0.9, 1.0, 1.0, 1.0, 0.2]
+    assert calibration.choose_layer(scores) == 5  # layer 1 is an isolated spike; 4 has a weak neighbour
+
+
+def test_ask_prints_the_json_contract(tiny_folder, tmp_path, capsys, haystack):
+    document = tmp_path / "genesis.txt"
+    document.write_text(haystack[:9000], encoding="utf-8")
+    code = cli.main(["ask", str(document), "-q", "Who named the animals?", "--model", str(tiny_folder),
+                     "--json", "--window", "256", "--top-k", "30", "--max-new-tokens", "5"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"answer", "passages", "windows", "stats"}
+    text = document.read_text(encoding="utf-8")
+    for passage in out["passages"]:
+        assert text[passage["start"] : passage["end"]] == passage["text"]
+        assert passage["page"] is None
+    assert out["stats"]["windows"] == len(out["windows"]) > 1
+    assert {"document_tokens", "retrieval_seconds", "generation_seconds", "model", "device"} <= set(out["stats"])
+
+
+def test_ask_reports_bad_input_with_exit_code_2(tmp_path, capsys):
+    assert cli.main(["ask", str(tmp_path / "missing.pdf"), "-q", "Why?"]) == 2
+    assert cli.main(["ask", str(tmp_path / "missing.pdf"), "-q", "  "]) == 2
+    err = capsys.readouterr().err
+    assert err.count("infiniretri:") == 2
+
+
+def test_ask_reports_a_model_that_fails_to_load_with_exit_code_1(tmp_path, capsys):
+    document = tmp_path / "a.txt"
+    document.write_text("One sentence here. Another one there.", encoding="utf-8")
+    assert cli.main(["ask", str(document), "-q", "What?", "--model", str(tmp_path / "no-model")]) == 1
+    assert "infiniretri:" in capsys.readouterr().err

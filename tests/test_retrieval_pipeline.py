@@ -1,0 +1,72 @@
+"""The InfiniRetri loop on the tiny model: provenance, progress, cancel, streaming."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.documents import split_sentences
+from app.retrieval.pipeline import answer, retrieve
+from app.retrieval.types import Cancelled, CancelToken, Progress, RetrievalSettings
+
+SETTINGS = RetrievalSettings(window_tokens=256, top_k=40, max_new_tokens=12)
+
+
+def test_passages_point_at_their_exact_text(tiny_model, haystack):
+    text = haystack[:20000]
+    result = retrieve(text, split_sentences(text), "Who made the firmament?", tiny_model, SETTINGS)
+    assert result.passages
+    for passage in result.passages:
+        assert text[passage.start : passage.end] == passage.text
+        assert 0.0 <= passage.score <= 1.0
+    assert [p.start for p in result.passages] == sorted(p.start for p in result.passages)
+    assert max(p.score for p in result.passages) == 1.0
+
+
+def test_windows_cover_the_document_in_order(tiny_model, haystack):
+    text = haystack[:20000]
+    result = retrieve(text, split_sentences(text), "Who made the firmament?", tiny_model, SETTINGS)
+    assert result.stats["windows"] == len(result.windows) > 5
+    assert result.windows[0].start == 0
+    assert result.windows[-1].end == len(text.rstrip())
+    assert all(a.end < b.start for a, b in zip(result.windows, result.windows[1:]))
+    assert max(w.score for w in result.windows) == 1.0
+
+
+def test_progress_is_reported_after_every_window(tiny_model, haystack):
+    text = haystack[:12000]
+    reports: list[Progress] = []
+    result = retrieve(text, split_sentences(text), "Where is Eden?", tiny_model, SETTINGS, reports.append)
+    scored = [r for r in reports if r.stage == "retrieving"]
+    assert [r.done for r in scored] == list(range(1, len(result.windows) + 1))
+    assert all(r.total == len(result.windows) and r.window is not None for r in scored)
+    assert scored[-1].eta_seconds == 0
+
+
+def test_cancel_stops_between_windows(tiny_model, haystack):
+    text = haystack[:30000]
+    cancel = CancelToken()
+    seen: list[int] = []
+
+    def on_progress(progress: Progress) -> None:
+        if progress.stage == "retrieving":
+            seen.append(progress.done)
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        retrieve(text, split_sentences(text), "Where is Eden?", tiny_model, SETTINGS, on_progress, cancel)
+    assert seen == [1]
+
+
+def test_answer_streams_the_text_it_returns(tiny_model, haystack):
+    text = haystack[:6000]
+    pieces: list[str] = []
+    result = answer(text, split_sentences(text), "Where is Eden?", tiny_model, SETTINGS, on_token=pieces.append)
+    assert pieces, "tokens were streamed"
+    assert "".join(pieces).strip().rstrip("\ufffd") == result.answer.rstrip("\ufffd")
+    assert result.stats["generation_seconds"] >= 0
+    assert result.to_json()["passages"][0]["page"] is None
+
+
+def test_an_empty_question_is_rejected(tiny_model):
+    with pytest.raises(ValueError):
+        retrieve("Some text.", split_sentences("Some text."), "  ", tiny_model)
