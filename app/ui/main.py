@@ -10,10 +10,12 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from app.paths import APP_AUTHOR, APP_NAME, sample_document
+from app.ui.runtime import freeze_long_lived, tune_interpreter_for_gui
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication with names set (QSettings uses them), Fusion style and the system's light/dark look."""
+    tune_interpreter_for_gui()
     existing = QApplication.instance()
     if existing is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
@@ -42,15 +44,22 @@ def initial_document(path: str | None) -> Path | None:
     return sample if first_run and sample.exists() else None
 
 
-def run_gui(path: str | None = None) -> int:
+def create_main_window(**kwargs):
+    """The application (created if needed) and its main window, shown; kwargs go to MainWindow."""
     app = make_application()
     from app.ui.main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(**kwargs)
     theme = getattr(app, "_infiniretri_theme", None)
     if theme is not None:
         theme.changed.connect(window.refresh_icons)
     window.show()
+    freeze_long_lived()
+    return app, window
+
+
+def run_gui(path: str | None = None) -> int:
+    app, window = create_main_window()
     document = initial_document(path)
     if document is not None:
         QTimer.singleShot(0, lambda: window.open_file(document))

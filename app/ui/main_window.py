@@ -34,6 +34,7 @@ from app.ui.app_settings import AppSettings, add_recent_file, clear_recent_files
 from app.ui.document_area import DocumentArea
 from app.ui.highlights import Highlight
 from app.ui.icons import icon
+from app.ui.runtime import freeze_long_lived
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.status_bar import StatusPanel
 from app.workers import (
@@ -366,6 +367,7 @@ class MainWindow(QMainWindow):
     def _on_ask_progress(self, progress: Progress) -> None:
         if progress.stage == "loaded":
             self.status.set_model(progress.message)
+            freeze_long_lived()  # the model's objects live as long as the app
             return
         self.status.show_progress(progress)
         if progress.window is not None:
