@@ -62,14 +62,16 @@ def passages_context(passages: Sequence[Passage]) -> str:
     return "".join(parts)
 
 
-def best_passages(passages: Sequence[Passage], tokenizer: Any, budget_tokens: int) -> list[Passage]:
-    """The highest-scoring passages that fit in `budget_tokens`, back in document order.
-
-    Small models answer better from a few strong passages than from every retained sentence.
-    """
+def best_passages(
+    passages: Sequence[Passage], tokenizer: Any, budget_tokens: int, min_score: float = 0.0
+) -> list[Passage]:
+    """The highest-scoring passages (score >= min_score, the best one always) within `budget_tokens`,
+    back in document order. Small models answer better from a few strong passages than from all."""
     chosen: list[Passage] = []
     used = 0
     for passage in sorted(passages, key=lambda p: -p.score):
+        if chosen and passage.score < min_score:
+            break
         cost = len(tokenizer(passage.text, add_special_tokens=False)["input_ids"])
         if chosen and used + cost > budget_tokens:
             continue
@@ -86,9 +88,10 @@ def generate_answer(
     cancel: CancelToken | None = None,
     max_new_tokens: int = 200,
     context_tokens: int = 1024,
+    min_score: float = 0.0,
 ) -> str:
     """Greedy answer to `question` from the best `passages`; raises Cancelled if cancelled."""
-    context = passages_context(best_passages(passages, model.tokenizer, context_tokens))
+    context = passages_context(best_passages(passages, model.tokenizer, context_tokens, min_score))
     ids = answer_prompt_ids(model.tokenizer, context, question)
     input_ids = torch.tensor([ids], device=model.device)
     streamer = _CallbackStreamer(model.tokenizer, on_token, len(ids))

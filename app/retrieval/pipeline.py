@@ -57,7 +57,8 @@ def answer(
     if on_progress:
         on_progress(Progress(stage="generating", done=0, total=settings.max_new_tokens, message="Writing the answer…"))
     reply = generate_answer(
-        model, retrieval.passages, question, on_token, cancel, settings.max_new_tokens, settings.answer_context_tokens
+        model, retrieval.passages, question, on_token, cancel, settings.max_new_tokens,
+        settings.answer_context_tokens, settings.answer_min_score,
     )
     stats = dict(retrieval.stats, generation_seconds=round(time.perf_counter() - started, 3))
     return AnswerResult(reply, retrieval.passages, retrieval.windows, stats)

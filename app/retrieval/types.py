@@ -39,7 +39,8 @@ class RetrievalSettings:
     phrase_width: int = 8
     layer: int | None = None  # None: the calibrated layer of the model
     max_new_tokens: int = 200
-    answer_context_tokens: int = 256  # the best passages up to this many tokens feed the answer
+    answer_context_tokens: int = 256  # the best passages up to this many tokens feed the answer ...
+    answer_min_score: float = 0.25  # ... if their score is at least this share of the best passage's
     question_weighting: bool = True
 
 
