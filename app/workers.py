@@ -27,6 +27,8 @@ tests can drive the whole GUI with a fake or tiny model.
 
 from __future__ import annotations
 
+import ctypes
+import sys
 import threading
 import time
 import traceback
@@ -38,6 +40,46 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from app.retrieval.types import AnswerResult, Cancelled, CancelToken, Progress, RetrievalSettings
+
+# --------------------------------------------------------------------------------------------- emit
+
+# PySide6 6.12.0 returns the bool result of ``SignalInstance.emit()`` without a new reference, so each
+# emit from Python takes one reference from ``True``. On Python < 3.12 (where True is not immortal)
+# that ends in "Fatal Python error: bool_dealloc" after a few thousand emits. ``emit()`` below gives
+# the reference back when the running PySide6 is measured to have the bug.
+
+
+class _Probe(QObject):
+    ping = Signal()
+
+
+def _measure_emit_leak() -> bool:
+    probe = _Probe()
+    before = sys.getrefcount(True)
+    for _ in range(8):
+        probe.ping.emit()
+    leaked = before - sys.getrefcount(True)
+    _restore(True, leaked)
+    return leaked >= 8
+
+
+def _restore(value: object, count: int) -> None:
+    for _ in range(max(0, count)):
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(value))
+
+
+_EMIT_LEAKS: bool | None = None
+
+
+def emit(signal: Any, *args: Any) -> None:
+    """``signal.emit(*args)``, safe from PySide6 6.12's reference leak on the result."""
+    global _EMIT_LEAKS
+    if _EMIT_LEAKS is None:
+        _EMIT_LEAKS = _measure_emit_leak()
+    result = signal.emit(*args)
+    if _EMIT_LEAKS and isinstance(result, bool):
+        _restore(result, 1)
+
 
 # --------------------------------------------------------------------------------------------- engine
 
@@ -141,19 +183,19 @@ class JobSignals(QObject):
     @Slot(str, object)
     def _relay(self, kind: str, payload: object) -> None:
         if kind == "finished":
-            self.finished.emit()
+            emit(self.finished)
             return
         if self.detached:
             return
         signal = getattr(self, kind)
         if payload is None:
-            signal.emit()
+            emit(signal)
         else:
-            signal.emit(payload)
+            emit(signal, payload)
 
     def post(self, kind: str, payload: object = None) -> None:
         """Send an event from any thread; it arrives on the GUI thread."""
-        self._event.emit(kind, payload)
+        emit(self._event, kind, payload)
 
 
 class Job(QRunnable):

@@ -19,7 +19,7 @@ from app.ui.heat_strip import HeatStrip, aggregate_rows
 from app.ui.page_view import PageBox, PageView
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.status_bar import format_eta
-from app.workers import Job, JobRunner, ModelChoice, ModelHolder
+from app.workers import Job, JobRunner, ModelChoice, ModelHolder, emit
 from tests import test_gui_helpers as helpers
 from tests.documents_fixtures import make_pdf
 
@@ -216,14 +216,14 @@ def test_theme_follows_the_system_colour_scheme(qtbot, isolated, monkeypatch):
     window_lightness = lambda: QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness()  # noqa: E731
     try:
         monkeypatch.setattr(theme, "current_scheme", lambda: Qt.ColorScheme.Dark)
-        hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+        emit(hints.colorSchemeChanged, Qt.ColorScheme.Dark)
         assert window_lightness() < 100
         monkeypatch.setattr(theme, "current_scheme", lambda: Qt.ColorScheme.Light)
-        hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+        emit(hints.colorSchemeChanged, Qt.ColorScheme.Light)
         assert window_lightness() > 150
     finally:
         monkeypatch.undo()
-        hints.colorSchemeChanged.emit(Qt.ColorScheme.Unknown)
+        emit(hints.colorSchemeChanged, Qt.ColorScheme.Unknown)
 
 
 def test_first_run_opens_the_sample(isolated, monkeypatch, tmp_path):

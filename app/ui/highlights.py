@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
+from app.workers import emit
+
 Rect = tuple[float, float, float, float]
 
 
@@ -44,7 +46,7 @@ class Flash(QObject):
         self.target = target
         self._clock.start()
         self._timer.start()
-        self.tick.emit()
+        emit(self.tick)
 
     @property
     def active(self) -> bool:
@@ -61,4 +63,4 @@ class Flash(QObject):
         if self._clock.elapsed() >= self.DURATION_MS:
             self._timer.stop()
             self.target = None
-        self.tick.emit()
+        emit(self.tick)

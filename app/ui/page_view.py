@@ -20,6 +20,7 @@ from app.ui.colors import FIND_COLOR, highlight_color
 from app.ui.highlights import Flash, Highlight
 from app.ui.page_renderer import PageRenderer
 from app.ui.pixmap_cache import PixmapCache
+from app.workers import emit
 
 GAP = 12.0
 MARGIN = 12.0
@@ -136,7 +137,7 @@ class PageView(QAbstractScrollArea):
         anchor = self._anchor()
         self._zoom = zoom
         self._relayout(anchor)
-        self.zoomChanged.emit(zoom)
+        emit(self.zoomChanged, zoom)
 
     def zoom_in(self) -> None:
         self.set_zoom(self._zoom * ZOOM_STEP)
@@ -160,7 +161,7 @@ class PageView(QAbstractScrollArea):
         self._update_scrollbars()
         self._restore_anchor(anchor)
         self.viewport().update()
-        self.viewportMoved.emit()
+        emit(self.viewportMoved)
 
     def _update_scrollbars(self) -> None:
         viewport = self.viewport()
@@ -252,11 +253,11 @@ class PageView(QAbstractScrollArea):
 
     def _on_scrolled(self) -> None:
         self.viewport().update()
-        self.viewportMoved.emit()
+        emit(self.viewportMoved)
         page = self.current_page()
         if page != self._current_page:
             self._current_page = page
-            self.currentPageChanged.emit(page)
+            emit(self.currentPageChanged, page)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
