@@ -100,6 +100,18 @@ def test_next_previous_passage_shortcuts(qtbot, sample_pdf, fake_core, isolated)
     assert window.passage_index == count - 1
 
 
+def test_ctrl_enter_in_question_box_asks(qtbot, sample_pdf, fake_core, isolated):
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    box = window.panel.question_box
+    box.setFocus()
+    qtbot.keyClicks(box, "What colour is box 6?")
+    with qtbot.waitSignal(window.answerFinished, timeout=20000) as blocker:
+        qtbot.keyClick(box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert blocker.args[0].question == "What colour is box 6?"
+    assert box.toPlainText() == "What colour is box 6?"  # no newline typed
+
+
 def test_heat_strip_click_jumps_to_page(qtbot, sample_pdf, fake_core, isolated):
     window = make_window(qtbot, fake_core.engine(), isolated)
     open_and_wait(qtbot, window, sample_pdf)

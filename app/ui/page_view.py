@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPalette, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QPixmap,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QAbstractScrollArea, QWidget
 
 from app.ui.colors import FIND_COLOR, highlight_color
@@ -391,16 +402,25 @@ class PageView(QAbstractScrollArea):
         z = self._zoom
         return QRectF(target.left() + x0 * z, target.top() + y0 * z, (x1 - x0) * z, (y1 - y0) * z)
 
+    def _path(self, target: QRectF, index: int, highlight: Highlight) -> QPainterPath:
+        """The union of a highlight's rectangles on one page (so overlapping line boxes fill once)."""
+        path = QPainterPath()
+        for page, rect in highlight.rects:
+            if page == index:
+                path.addRect(self._map_rect(target, rect))
+        return path.simplified()
+
     def _paint_highlights(self, painter: QPainter, index: int, target: QRectF) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
         entries = self._highlights.get(index, [])
-        for highlight, rect in entries:
-            painter.fillRect(self._map_rect(target, rect), highlight_color(highlight.score))
-        self.painted_highlights[index] = len(entries)
+        drawn: set[int] = set()
+        for highlight, _ in entries:
+            if id(highlight) not in drawn:
+                drawn.add(id(highlight))
+                painter.fillPath(self._path(target, index, highlight), highlight_color(highlight.score))
+        self.painted_highlights[index] = len(drawn)
         if self.find_match is not None:
-            for page, rect in self.find_match.rects:
-                if page == index:
-                    painter.fillRect(self._map_rect(target, rect), FIND_COLOR)
+            painter.fillPath(self._path(target, index, self.find_match), FIND_COLOR)
         self._paint_outline(painter, index, target, self.selected, 1.5, 200)
         if self.flash.active:
             alpha = int(80 + 175 * self.flash.intensity())
@@ -409,14 +429,14 @@ class PageView(QAbstractScrollArea):
     def _paint_outline(
         self, painter: QPainter, index: int, target: QRectF, highlight: Highlight | None, width: float, alpha: int
     ) -> None:
-        if highlight is None:
+        if highlight is None or not any(page == index for page, _ in highlight.rects):
             return
-        color = QColor(230, 81, 0, alpha)
-        painter.setPen(QPen(color, width))
+        painter.setPen(QPen(QColor(230, 81, 0, alpha), width))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for page, rect in highlight.rects:
-            if page == index:
-                painter.drawRect(self._map_rect(target, rect).adjusted(-2, -1, 2, 1))
+        outline = QPainterPathStroker()
+        outline.setWidth(4.0)
+        painter.drawPath(outline.createStroke(self._path(target, index, highlight)).united(
+            self._path(target, index, highlight)).simplified())
         painter.setPen(Qt.PenStyle.NoPen)
 
     def content_point(self, page: int, point: tuple[float, float]) -> QPointF:
