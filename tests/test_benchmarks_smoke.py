@@ -1,0 +1,78 @@
+"""The benchmark scripts' core functions on a tiny haystack with the tiny random model, so they cannot rot.
+
+Accuracy means nothing here (the model is random); only the plumbing and the table shapes are checked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
+
+import baselines  # noqa: E402
+import common  # noqa: E402
+import nih  # noqa: E402
+
+LENGTH = 600  # tokens of the tiny tokenizer
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def test_lengths_and_bible_cleaning():
+    assert common.parse_lengths("8k, 16k,1m,500") == [8000, 16000, 1_000_000, 500]
+    assert common.label(128_000) == "128k" and common.label(1_000_000) == "1m"
+    raw = "\n1 Samuel 1\n\n  1 Now there was a man,\nand his name was Elkanah.\n  2 And he had two wives.\n"
+    assert common.clean_bible_output(raw) == "1 Samuel 1\n\nNow there was a man, and his name was Elkanah. And he had two wives.\n"
+
+
+def test_haystack_places_every_needle(tiny_model, haystack):
+    placements = [("The blue kettle is in the attic.", 0.2), ("The red kite is in the barn.", 0.8)]
+    stack = common.build_haystack(tiny_model.tokenizer, haystack, LENGTH, placements)
+    assert abs(stack.tokens - LENGTH) < LENGTH * 0.2
+    for sentence, _ in placements:
+        start, end = stack.spans[sentence]
+        assert stack.text[start:end] == sentence
+    first, second = (stack.spans[s][0] for s, _ in placements)
+    assert first < second
+
+
+def test_nih_grid_and_tables(tiny_model, haystack, capsys):
+    rows = nih.run_grid(tiny_model, haystack, [LENGTH], [0.5])
+    assert [r.method for r in rows] == ["ours"]
+    assert rows[0].tokens > 0 and rows[0].retrieval_seconds > 0 and rows[0].retained is not None
+    common.print_table(nih.HEADERS, [r.cells() for r in rows])
+    assert nih.summary(rows)[0][0] == "ours"
+    assert "| length" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not _has("infini_retri"), reason="the reference package infini-retri is not installed")
+def test_nih_reference_runs_on_the_same_haystack(tiny_model, haystack):
+    pytest.importorskip("tiktoken")
+    pytest.importorskip("seaborn")
+    reference = nih.reference_for_tiny(tiny_model)
+    rows = nih.run_grid(tiny_model, haystack, [LENGTH], [0.5], reference, reference_max=LENGTH)
+    assert [r.method for r in rows] == ["ours", "reference"]
+    assert rows[0].tokens == rows[1].tokens
+    assert nih.speed_ratios(rows)[-1][0] == "all"
+
+
+def test_baselines_document_and_table(tiny_model, haystack):
+    methods = ["full", "indexed", "truncate"] + (["bm25"] if _has("bm25s") else [])
+    cases = baselines.CASES[:2]
+    doc = baselines.make_document(tiny_model, haystack, LENGTH * 2, cases)
+    for case in cases:
+        for sentence in case.sentences:
+            assert sentence in doc.haystack.text
+    results = baselines.run_document(tiny_model, doc, cases, methods)
+    assert all(len(outcomes) == len(cases) for outcomes in results.values())
+    assert results["truncate"][0].found is True  # the tiny document fits the truncation budget
+    if not baselines.has_index_mode():
+        assert results["indexed"][0].note.startswith("skipped")
+    rows = baselines.summary_rows(LENGTH * 2, doc.haystack.tokens, results, results["full"][0].seconds)
+    assert [r[2] for r in rows] == methods
