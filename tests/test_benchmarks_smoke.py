@@ -17,7 +17,10 @@ import baselines  # noqa: E402
 import common  # noqa: E402
 import nih  # noqa: E402
 
+from app.retrieval.types import RetrievalSettings  # noqa: E402
+
 LENGTH = 600  # tokens of the tiny tokenizer
+SHORT = RetrievalSettings(max_new_tokens=4)  # the random model never stops by itself
 
 
 def _has(module: str) -> bool:
@@ -43,7 +46,7 @@ def test_haystack_places_every_needle(tiny_model, haystack):
 
 
 def test_nih_grid_and_tables(tiny_model, haystack, capsys):
-    rows = nih.run_grid(tiny_model, haystack, [LENGTH], [0.5])
+    rows = nih.run_grid(tiny_model, haystack, [LENGTH], [0.5], settings=SHORT)
     assert [r.method for r in rows] == ["ours"]
     assert rows[0].tokens > 0 and rows[0].retrieval_seconds > 0 and rows[0].retained is not None
     common.print_table(nih.HEADERS, [r.cells() for r in rows])
@@ -56,13 +59,15 @@ def test_nih_reference_runs_on_the_same_haystack(tiny_model, haystack):
     pytest.importorskip("tiktoken")
     pytest.importorskip("seaborn")
     reference = nih.reference_for_tiny(tiny_model)
-    rows = nih.run_grid(tiny_model, haystack, [LENGTH], [0.5], reference, reference_max=LENGTH)
+    reference.max_new_tokens = 4
+    rows = nih.run_grid(tiny_model, haystack, [LENGTH], [0.5], reference, LENGTH, SHORT)
     assert [r.method for r in rows] == ["ours", "reference"]
     assert rows[0].tokens == rows[1].tokens
     assert nih.speed_ratios(rows)[-1][0] == "all"
 
 
-def test_baselines_document_and_table(tiny_model, haystack):
+def test_baselines_document_and_table(tiny_model, haystack, monkeypatch):
+    monkeypatch.setattr(baselines, "MAX_NEW_TOKENS", 4)
     methods = ["full", "indexed", "truncate"] + (["bm25"] if _has("bm25s") else [])
     cases = baselines.CASES[:2]
     doc = baselines.make_document(tiny_model, haystack, LENGTH * 2, cases)

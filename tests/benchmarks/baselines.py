@@ -127,14 +127,15 @@ def _outcome(model: LoadedModel, doc: Document, case: Case, found: Sequence[Pass
 
 def run_full(model: LoadedModel, doc: Document, case: Case) -> Outcome:
     with timer() as elapsed:
-        result = answer(doc.haystack.text, doc.sentences, case.question, model, RetrievalSettings())
+        settings = RetrievalSettings(max_new_tokens=MAX_NEW_TOKENS)
+        result = answer(doc.haystack.text, doc.sentences, case.question, model, settings)
     return _outcome(model, doc, case, result.passages, result.answer, elapsed[0])
 
 
 def run_indexed(model: LoadedModel, doc: Document, case: Case) -> Outcome:
     if not has_index_mode():
         return Outcome(None, None, None, float("nan"), "skipped: RetrievalSettings has no `mode` yet")
-    settings = RetrievalSettings(mode="indexed")  # type: ignore[call-arg]
+    settings = RetrievalSettings(mode="indexed", max_new_tokens=MAX_NEW_TOKENS)  # type: ignore[call-arg]
     with timer() as elapsed:
         result = answer(doc.haystack.text, doc.sentences, case.question, model, settings)
     mode = str(result.stats.get("mode", "?"))

@@ -46,6 +46,7 @@ from app.documents import split_sentences  # noqa: E402
 from app.retrieval.models import LoadedModel, load_model  # noqa: E402
 from app.retrieval.needles import TEST_NEEDLES  # noqa: E402
 from app.retrieval.pipeline import answer  # noqa: E402
+from app.retrieval.types import RetrievalSettings  # noqa: E402
 
 REFERENCE_PROMPT = (
     "Read the book and answer the question. Be very concise in your answer.\n\n{context}\n\n"
@@ -94,11 +95,14 @@ def case_of(index: int) -> Case:
     return Case(f"test{index % len(TEST_NEEDLES)}", (needle.sentence,), needle.question, needle.value)
 
 
-def run_ours(model: LoadedModel, haystack: Haystack, case: Case, length: int, depth: float) -> Row:
+def run_ours(
+    model: LoadedModel, haystack: Haystack, case: Case, length: int, depth: float,
+    settings: RetrievalSettings = RetrievalSettings(),
+) -> Row:
     """InfiniRetri as the app runs it (full pass, default settings), with the row's memory sampled."""
     with sample_memory() as memory:
         sentences = split_sentences(haystack.text)
-        result = answer(haystack.text, sentences, case.question, model)
+        result = answer(haystack.text, sentences, case.question, model, settings)
     span = haystack.spans[case.sentences[0]]
     return Row(
         length, int(result.stats["document_tokens"]), depth, "ours", retained(result.passages, span),
@@ -115,6 +119,7 @@ class Reference:
 
         self.runner = InfiniRetri(model=model, tokenizer=tokenizer, window_length=1024, topk=300, answer_length=8)
         self.retained_text = ""
+        self.max_new_tokens = 128
         original = self.runner.ir.retri.focus_key_sentence
 
         def hooked(*args: Any, **kwargs: Any) -> Any:
@@ -124,13 +129,14 @@ class Reference:
 
         self.runner.ir.retri.focus_key_sentence = hooked
 
-    def ask(self, text: str, question: str, max_new_tokens: int = 128) -> tuple[str, float, float]:
+    def ask(self, text: str, question: str) -> tuple[str, float, float]:
         """Answer, total seconds, generation seconds (the reference's own measurement)."""
         self.retained_text = ""
         data = {"context": text, "question": question}
         with timer() as elapsed:
             reply, info = self.runner.ir.generate2(
-                data_dict=data, prompt=REFERENCE_PROMPT, gen_name="InfiniRetri", max_new_tokens=max_new_tokens
+                data_dict=data, prompt=REFERENCE_PROMPT, gen_name="InfiniRetri",
+                max_new_tokens=self.max_new_tokens,
             )
         return str(reply), elapsed[0], float(info.get("generate_cost", 0.0))
 
@@ -179,6 +185,7 @@ def run_grid(
     depths: list[float],
     reference: Reference | None = None,
     reference_max: int = 16_000,
+    settings: RetrievalSettings = RetrievalSettings(),
 ) -> list[Row]:
     """Every length x depth cell; the reference runs right after ours on the same haystack."""
     rows: list[Row] = []
@@ -186,7 +193,7 @@ def run_grid(
         for index, depth in enumerate(depths):
             case = case_of(index)
             haystack = build_haystack(model.tokenizer, source, length, [(case.sentences[0], depth)])
-            rows.append(run_ours(model, haystack, case, length, depth))
+            rows.append(run_ours(model, haystack, case, length, depth, settings))
             _progress(rows[-1])
             if reference is not None and length <= reference_max:
                 rows.append(run_reference(reference, haystack, case, length, depth))
