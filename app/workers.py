@@ -41,44 +41,49 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from app.retrieval.types import AnswerResult, Cancelled, CancelToken, Progress, RetrievalSettings
 
-# --------------------------------------------------------------------------------------------- emit
+# --------------------------------------------------------------------------------------------- PySide6 guard
 
-# PySide6 6.12.0 returns the bool result of ``SignalInstance.emit()`` without a new reference, so each
-# emit from Python takes one reference from ``True``. On Python < 3.12 (where True is not immortal)
-# that ends in "Fatal Python error: bool_dealloc" after a few thousand emits. ``emit()`` below gives
-# the reference back when the running PySide6 is measured to have the bug.
+# PySide6 6.12.0 hands out None (from every void method) and True (from Signal.emit) without taking a
+# reference. On Python 3.12+ those objects are immortal and nothing happens; on 3.11 each call takes one
+# reference away and the app dies after a few minutes with "Fatal Python error: none_dealloc" (or
+# bool_dealloc). PySide6 6.11 is not affected. When the leak is measured here, the three singletons
+# get a reference count no session can use up, which is what Python 3.12 does for them anyway.
 
 
 class _Probe(QObject):
     ping = Signal()
 
 
-def _measure_emit_leak() -> bool:
+def pyside_leaks_singletons() -> bool:
     probe = _Probe()
-    before = sys.getrefcount(True)
-    for _ in range(8):
+    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
+    for _ in range(16):
+        probe.setObjectName("probe")
         probe.ping.emit()
-    leaked = before - sys.getrefcount(True)
-    _restore(True, leaked)
-    return leaked >= 8
+    return sys.getrefcount(None) <= none_before - 16 or sys.getrefcount(True) <= true_before - 16
 
 
-def _restore(value: object, count: int) -> None:
-    for _ in range(max(0, count)):
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(value))
+_guard_applied = False
 
 
-_EMIT_LEAKS: bool | None = None
+def guard_against_pyside_refcount_leak() -> bool:
+    """Make None/True/False effectively immortal if this PySide6 leaks references to them (once).
+
+    Returns whether the guard is in place. Called when this module is imported, which every part of
+    the GUI does before it does any work.
+    """
+    global _guard_applied
+    if _guard_applied:
+        return True
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython" or not pyside_leaks_singletons():
+        return False
+    for singleton in (None, True, False):
+        ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 40  # ob_refcnt, the first field
+    _guard_applied = True
+    return True
 
 
-def emit(signal: Any, *args: Any) -> None:
-    """``signal.emit(*args)``, safe from PySide6 6.12's reference leak on the result."""
-    global _EMIT_LEAKS
-    if _EMIT_LEAKS is None:
-        _EMIT_LEAKS = _measure_emit_leak()
-    result = signal.emit(*args)
-    if _EMIT_LEAKS and isinstance(result, bool):
-        _restore(result, 1)
+guard_against_pyside_refcount_leak()
 
 
 # --------------------------------------------------------------------------------------------- engine
@@ -183,19 +188,19 @@ class JobSignals(QObject):
     @Slot(str, object)
     def _relay(self, kind: str, payload: object) -> None:
         if kind == "finished":
-            emit(self.finished)
+            self.finished.emit()
             return
         if self.detached:
             return
         signal = getattr(self, kind)
         if payload is None:
-            emit(signal)
+            signal.emit()
         else:
-            emit(signal, payload)
+            signal.emit(payload)
 
     def post(self, kind: str, payload: object = None) -> None:
         """Send an event from any thread; it arrives on the GUI thread."""
-        emit(self._event, kind, payload)
+        self._event.emit(kind, payload)
 
 
 class Job(QRunnable):

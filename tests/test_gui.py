@@ -14,7 +14,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from app.ui.app_settings import AppSettings
-from app.workers import Engine, emit
+from app.workers import Engine
 from tests import test_gui_helpers as helpers
 from tests.documents_fixtures import make_pdf
 from tests.test_gui_helpers import ask_and_wait, make_window, open_and_wait, page_texts
@@ -297,7 +297,7 @@ def test_history_comes_back_when_file_is_reopened(qtbot, sample_pdf, fake_core, 
     open_and_wait(qtbot, again, sample_pdf)
     assert again.panel.history_list.count() == 2
     item = again.panel.history_list.item(1)  # newest first: the first question is second
-    emit(again.panel.history_list.itemClicked, item)
+    again.panel.history_list.itemClicked.emit(item)
     assert again.panel.question() == "What colour is box 2?"
     assert again.panel.answer_text() == first.result.answer
     assert len(again.passages) == len(first.result.passages)
@@ -331,7 +331,7 @@ def test_recent_files_settings_and_layout_persist(qtbot, sample_pdf, fake_core, 
     again = make_window(qtbot, fake_core.engine(), isolated)
     assert again.settings.model_spec == "org/model" and again.settings.device == "cpu"
     assert again.settings.retrieval().window_tokens == 512 and again.settings.retrieval().top_k == 50
-    emit(again.recent_menu.aboutToShow)
+    again.recent_menu.aboutToShow.emit()
     names = [a.text() for a in again.recent_menu.actions()]
     assert sample_pdf.name in names
     assert abs(again.splitter.sizes()[0] - sizes[0]) <= 20

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 
 from app.ui.colors import heat_color
 from app.ui.icons import icon
-from app.workers import emit
 
 SNIPPET_CHARS = 180
 
@@ -45,7 +44,7 @@ class QuestionEdit(QPlainTextEdit):
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
         if enter and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            emit(self.submitted)
+            self.submitted.emit()
             event.accept()
             return
         super().keyPressEvent(event)
@@ -137,8 +136,8 @@ class AnswerPanel(QWidget):
         self.question_box.submitted.connect(self.request_ask)
         self.ask_button.clicked.connect(self.request_ask)
         self.cancel_button.clicked.connect(self.cancelRequested)
-        self.passage_list.itemClicked.connect(lambda item: emit(self.passageActivated, self.passage_list.row(item)))
-        self.passage_list.itemActivated.connect(lambda item: emit(self.passageActivated, self.passage_list.row(item)))
+        self.passage_list.itemClicked.connect(lambda item: self.passageActivated.emit(self.passage_list.row(item)))
+        self.passage_list.itemActivated.connect(lambda item: self.passageActivated.emit(self.passage_list.row(item)))
         self.history_list.itemClicked.connect(self._history_clicked)
         self.history_list.itemActivated.connect(self._history_clicked)
         self.history_list.customContextMenuRequested.connect(self._history_menu)
@@ -152,7 +151,7 @@ class AnswerPanel(QWidget):
 
     def request_ask(self) -> None:
         if self.question():
-            emit(self.askRequested, self.question())
+            self.askRequested.emit(self.question())
 
     def set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
@@ -214,7 +213,7 @@ class AnswerPanel(QWidget):
             self.history_list.addItem(item)
 
     def _history_clicked(self, item: QListWidgetItem) -> None:
-        emit(self.historySelected, int(item.data(Qt.ItemDataRole.UserRole)))
+        self.historySelected.emit(int(item.data(Qt.ItemDataRole.UserRole)))
 
     def _history_menu(self, position) -> None:
         item = self.history_list.itemAt(position)
@@ -223,4 +222,4 @@ class AnswerPanel(QWidget):
         menu = QMenu(self)
         delete = menu.addAction(icon("delete"), "Delete from history")
         if menu.exec(self.history_list.viewport().mapToGlobal(position)) is delete:
-            emit(self.historyDeleteRequested, int(item.data(Qt.ItemDataRole.UserRole)))
+            self.historyDeleteRequested.emit(int(item.data(Qt.ItemDataRole.UserRole)))

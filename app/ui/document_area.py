@@ -23,7 +23,6 @@ from app.ui.highlights import Highlight
 from app.ui.icons import icon
 from app.ui.page_view import PageBox, PageView
 from app.ui.text_view import TextView
-from app.workers import emit
 
 
 def page_boxes(document: Any) -> list[PageBox]:
@@ -51,12 +50,12 @@ class FindBar(QWidget):
         layout.setContentsMargins(4, 2, 4, 2)
         for widget in (self.edit, previous, following, self.status, close):
             layout.addWidget(widget)
-        self.edit.returnPressed.connect(lambda: emit(self.findRequested, self.edit.text(), True))
+        self.edit.returnPressed.connect(lambda: self.findRequested.emit(self.edit.text(), True))
         self.edit.installEventFilter(self)
-        previous.clicked.connect(lambda: emit(self.findRequested, self.edit.text(), False))
-        following.clicked.connect(lambda: emit(self.findRequested, self.edit.text(), True))
+        previous.clicked.connect(lambda: self.findRequested.emit(self.edit.text(), False))
+        following.clicked.connect(lambda: self.findRequested.emit(self.edit.text(), True))
         close.clicked.connect(self.close_bar)
-        QShortcut(QKeySequence("Shift+Return"), self.edit, lambda: emit(self.findRequested, self.edit.text(), False))
+        QShortcut(QKeySequence("Shift+Return"), self.edit, lambda: self.findRequested.emit(self.edit.text(), False))
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
         # Esc closes the bar (when no job runs, the window's Esc action is disabled and the key lands here)
@@ -72,7 +71,7 @@ class FindBar(QWidget):
 
     def close_bar(self) -> None:
         self.hide()
-        emit(self.closed)
+        self.closed.emit()
 
 
 class DocumentArea(QWidget):

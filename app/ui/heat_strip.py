@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from app.retrieval.types import Passage, WindowScore
 from app.ui.colors import heat_color
-from app.workers import emit
 
 STRIP_WIDTH = 20
 PASSAGE_COLUMN = 6
@@ -217,14 +216,14 @@ class HeatStrip(QWidget):
         position = event.position()
         QToolTip.showText(event.globalPosition().toPoint(), self.describe(position.y()), self)
         if event.buttons() & Qt.MouseButton.LeftButton:
-            emit(self.jumpRequested, self.offset_at_y(position.y()))
+            self.jumpRequested.emit(self.offset_at_y(position.y()))
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.LeftButton:
-            emit(self.jumpRequested, self.offset_at_y(event.position().y()))
+            self.jumpRequested.emit(self.offset_at_y(event.position().y()))
 
     def click_at_fraction(self, fraction: float) -> int:
         """Jump as a click at this height would (for keyboard users and tests); returns the offset."""
         offset = self.offset_at_y(fraction * self.height())
-        emit(self.jumpRequested, offset)
+        self.jumpRequested.emit(offset)
         return offset

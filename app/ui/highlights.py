@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
-from app.workers import emit
-
 Rect = tuple[float, float, float, float]
 
 
@@ -46,7 +44,7 @@ class Flash(QObject):
         self.target = target
         self._clock.start()
         self._timer.start()
-        emit(self.tick)
+        self.tick.emit()
 
     @property
     def active(self) -> bool:
@@ -63,4 +61,4 @@ class Flash(QObject):
         if self._clock.elapsed() >= self.DURATION_MS:
             self._timer.stop()
             self.target = None
-        emit(self.tick)
+        self.tick.emit()

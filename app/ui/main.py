@@ -11,11 +11,13 @@ from PySide6.QtWidgets import QApplication
 
 from app.paths import APP_AUTHOR, APP_NAME, sample_document
 from app.ui.runtime import freeze_long_lived, tune_interpreter_for_gui
+from app.workers import guard_against_pyside_refcount_leak
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication with names set (QSettings uses them), Fusion style and the system's light/dark look."""
     tune_interpreter_for_gui()
+    guard_against_pyside_refcount_leak()
     existing = QApplication.instance()
     if existing is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)

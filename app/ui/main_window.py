@@ -47,7 +47,6 @@ from app.workers import (
     LoadDocumentJob,
     LoadedDocument,
     ModelHolder,
-    emit,
     passage_rects,
 )
 
@@ -233,7 +232,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self._save_layout()
-        self.status.show_message("Stopping…")
+        self.hide()  # feels instant even while a running job finishes its current window
         self.runner.shutdown()
         self.area.shutdown()
         super().closeEvent(event)
@@ -290,7 +289,7 @@ class MainWindow(QMainWindow):
         self.status.done(f"Opened {self.doc_path.name if self.doc_path else ''}: {what} in {loaded.seconds:.1f} s")
         add_recent_file(str(self.doc_path))
         self._load_history()
-        emit(self.documentLoaded, loaded.document)
+        self.documentLoaded.emit(loaded.document)
 
     def _on_load_failed(self, failure: JobFailure) -> None:
         if failure.is_a("EncryptedDocumentError") and self._ask_password(failure):
@@ -383,7 +382,7 @@ class MainWindow(QMainWindow):
         self.status.done(f"Answered in {seconds:.1f} s · {len(result.windows):,} windows · {len(result.passages)} passages")
         self.status.set_model(f"{outcome.model_name} on {outcome.device}" if outcome.device else outcome.model_name)
         self._remember(outcome)
-        emit(self.answerFinished, outcome)
+        self.answerFinished.emit(outcome)
 
     def _show_passages(self, passages: list[Passage], rects: list) -> None:
         self.passages = list(passages)
@@ -412,7 +411,7 @@ class MainWindow(QMainWindow):
     def _on_ask_cancelled(self) -> None:
         self.status.done("Cancelled")
         self.panel.show_status("Cancelled.")
-        emit(self.runCancelled)
+        self.runCancelled.emit()
 
     def _on_job_finished(self, job: Job) -> None:
         if job is self.ask_job:
@@ -558,7 +557,7 @@ class MainWindow(QMainWindow):
 
     def show_error(self, failure: JobFailure) -> QMessageBox:
         """A readable, non-blocking error dialog; the traceback is under 'Show Details'."""
-        emit(self.jobFailed, failure)
+        self.jobFailed.emit(failure)
         box = QMessageBox(QMessageBox.Icon.Critical, failure.title, failure.message, QMessageBox.StandardButton.Ok, self)
         if failure.details:
             box.setDetailedText(failure.details)

@@ -16,8 +16,6 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from app.workers import emit
-
 _FALLBACK_LOCK = threading.RLock()
 
 
@@ -48,7 +46,7 @@ class _RenderWorker(QObject):
                 rect = document.load_page(0).rect
         except Exception:
             return
-        emit(self.measured, generation, float(rect.width), float(rect.height))
+        self.measured.emit(generation, float(rect.width), float(rect.height))
 
     def __init__(self, owner: PageRenderer) -> None:
         super().__init__()
@@ -63,10 +61,10 @@ class _RenderWorker(QObject):
         try:
             image = self._render(generation, index, scale)
         except Exception as exc:
-            emit(self.failed, generation, index, str(exc))
+            self.failed.emit(generation, index, str(exc))
             return
         if image is not None:
-            emit(self.rendered, generation, index, scale, image)
+            self.rendered.emit(generation, index, scale, image)
 
     def _render(self, generation: int, index: int, scale: float) -> QImage | None:
         import pymupdf
@@ -137,7 +135,7 @@ class PageRenderer(QObject):
             self._generation += 1
             self._path, self._password = path, password
             self._wanted = set()
-        emit(self._close)
+        self._close.emit()
 
     def want(self, pages: set[tuple[int, float]]) -> None:
         """Replace the set of (page, scale) still worth rendering."""
@@ -148,21 +146,21 @@ class PageRenderer(QObject):
         with self._lock:
             self._wanted.add((index, scale))
             generation = self._generation
-        emit(self._request, generation, index, scale)
+        self._request.emit(generation, index, scale)
 
     def measure(self) -> None:
         """Ask for the first page's size (``measured`` follows)."""
-        emit(self._measure, self._generation)
+        self._measure.emit(self._generation)
 
     @Slot(int, float, float)
     def _on_measured(self, generation: int, width: float, height: float) -> None:
         if generation == self._generation:
-            emit(self.measured, width, height)
+            self.measured.emit(width, height)
 
     @Slot(int, int, float, QImage)
     def _on_rendered(self, generation: int, index: int, scale: float, image: QImage) -> None:
         if generation == self._generation:
-            emit(self.rendered, index, scale, image)
+            self.rendered.emit(index, scale, image)
 
     def shutdown(self) -> None:
         if self._stopped:

@@ -31,7 +31,6 @@ from app.ui.colors import FIND_COLOR, highlight_color
 from app.ui.highlights import Flash, Highlight
 from app.ui.page_renderer import PageRenderer
 from app.ui.pixmap_cache import PixmapCache
-from app.workers import emit
 
 GAP = 12.0
 MARGIN = 12.0
@@ -148,7 +147,7 @@ class PageView(QAbstractScrollArea):
         anchor = self._anchor()
         self._zoom = zoom
         self._relayout(anchor)
-        emit(self.zoomChanged, zoom)
+        self.zoomChanged.emit(zoom)
 
     def zoom_in(self) -> None:
         self.set_zoom(self._zoom * ZOOM_STEP)
@@ -172,7 +171,7 @@ class PageView(QAbstractScrollArea):
         self._update_scrollbars()
         self._restore_anchor(anchor)
         self.viewport().update()
-        emit(self.viewportMoved)
+        self.viewportMoved.emit()
 
     def _update_scrollbars(self) -> None:
         viewport = self.viewport()
@@ -264,11 +263,11 @@ class PageView(QAbstractScrollArea):
 
     def _on_scrolled(self) -> None:
         self.viewport().update()
-        emit(self.viewportMoved)
+        self.viewportMoved.emit()
         page = self.current_page()
         if page != self._current_page:
             self._current_page = page
-            emit(self.currentPageChanged, page)
+            self.currentPageChanged.emit(page)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:

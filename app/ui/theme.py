@@ -7,7 +7,6 @@ from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 from app.paths import resources_dir
-from app.workers import emit
 
 Scheme = Qt.ColorScheme
 
@@ -80,4 +79,4 @@ class ThemeManager(QObject):
 
     def apply(self, *_: object) -> None:
         self.app.setPalette(dark_palette() if self.dark else light_palette())
-        emit(self.changed, self.dark)
+        self.changed.emit(self.dark)
