@@ -118,6 +118,12 @@ def has_index_mode() -> bool:
     return "mode" in {f.name for f in dataclasses.fields(RetrievalSettings)}
 
 
+def full_settings() -> RetrievalSettings:
+    """The published method: a full pass that writes no index (when the core can write one)."""
+    extra = {"build_index": False} if "build_index" in {f.name for f in dataclasses.fields(RetrievalSettings)} else {}
+    return RetrievalSettings(max_new_tokens=MAX_NEW_TOKENS, **extra)
+
+
 def _outcome(model: LoadedModel, doc: Document, case: Case, found: Sequence[Passage], reply: str, seconds: float,
              note: str = "") -> Outcome:
     context = best_passages(found, model.tokenizer, ANSWER_BUDGET, MIN_SCORE)
@@ -127,8 +133,7 @@ def _outcome(model: LoadedModel, doc: Document, case: Case, found: Sequence[Pass
 
 def run_full(model: LoadedModel, doc: Document, case: Case) -> Outcome:
     with timer() as elapsed:
-        settings = RetrievalSettings(max_new_tokens=MAX_NEW_TOKENS)
-        result = answer(doc.haystack.text, doc.sentences, case.question, model, settings)
+        result = answer(doc.haystack.text, doc.sentences, case.question, model, full_settings())
     return _outcome(model, doc, case, result.passages, result.answer, elapsed[0])
 
 
@@ -138,8 +143,11 @@ def run_indexed(model: LoadedModel, doc: Document, case: Case) -> Outcome:
     settings = RetrievalSettings(mode="indexed", max_new_tokens=MAX_NEW_TOKENS)  # type: ignore[call-arg]
     with timer() as elapsed:
         result = answer(doc.haystack.text, doc.sentences, case.question, model, settings)
-    mode = str(result.stats.get("mode", "?"))
-    return _outcome(model, doc, case, result.passages, result.answer, elapsed[0], f"mode={mode}")
+    note = f"mode={result.stats.get('mode', '?')}"
+    size = int(result.stats.get("index_bytes", 0) or 0)
+    if size:
+        note += f", index {size / 1024:.0f} KB = {size / doc.haystack.tokens:.0f} B/token"
+    return _outcome(model, doc, case, result.passages, result.answer, elapsed[0], note)
 
 
 def truncated_passage(tokenizer: Any, doc: Document, tokens: int = TRUNCATE_TOKENS) -> Passage:
@@ -229,10 +237,6 @@ def make_document(model: LoadedModel, source: str, length: int, cases: Sequence[
     return Document(haystack, split_sentences(haystack.text))
 
 
-def folder_bytes(folder: str) -> int:
-    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
-
-
 def run_document(model: LoadedModel, doc: Document, cases: Sequence[Case], methods: Sequence[str],
                  on_result: Callable[[str, int, Outcome], None] | None = None) -> dict[str, list[Outcome]]:
     """Each question in turn, every method on it before the next question (interleaved)."""
@@ -262,7 +266,7 @@ def summary_rows(length: int, tokens: int, results: dict[str, list[Outcome]], fu
     for method, outcomes in results.items():
         first, follow = outcomes[0].seconds, [o.seconds for o in outcomes[1:]]
         ratio = f"{first / full_first:.2f}" if first == first and full_first > 0 else "-"
-        notes = sorted({o.note for o in outcomes if o.note and not o.note.startswith(("index ", "kept"))})
+        notes = sorted({o.note.split(",")[0] for o in outcomes if o.note and not o.note.startswith(("index ", "kept"))})
         rows.append([
             label(length), tokens, method, _count([o.found for o in outcomes]),
             _count([o.in_context for o in outcomes]), _count([o.correct for o in outcomes]),
@@ -306,12 +310,7 @@ def main(argv: list[str] | None = None) -> None:
             details.append(detail_row(length, cases[number], method, number, outcome))
             print("  " + " | ".join(str(c) for c in details[-1]), file=sys.stderr, flush=True)
 
-        before = folder_bytes(os.environ["XDG_CACHE_HOME"])
         results = run_document(model, doc, cases, methods, report)
-        index = folder_bytes(os.environ["XDG_CACHE_HOME"]) - before
-        if has_index_mode() and "indexed" in results:
-            note = f"index {index / 1024:.0f} KB = {index / doc.haystack.tokens:.0f} B/token"
-            results["indexed"][0].note = f"{results['indexed'][0].note}; {note}"
         full_first = results["full"][0].seconds if "full" in results else float("nan")
         summary.extend(summary_rows(length, doc.haystack.tokens, results, full_first))
     print_table(["length", "tokens", "method", "found", "in ctx", "correct", "first answer s",
