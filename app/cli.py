@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=int, default=300, help="tokens kept per window (default 300)")
     ask.add_argument("--layer", type=int, help="score at this layer instead of the calibrated one")
     ask.add_argument("--max-new-tokens", type=int, default=200)
+    ask.add_argument(
+        "--mode", choices=["full", "indexed"], default="full",
+        help="full: the exact pass over the whole document (writes the attention index); "
+        "indexed: answer a follow-up from the document's attention index when it has one",
+    )
     ask.add_argument("--quiet", action="store_true", help="no progress on stderr")
     calibrate = sub.add_parser("calibrate", help="measure the best scoring layer of a model and store it")
     _model_arguments(calibrate)
@@ -77,7 +82,8 @@ def run_ask(options: argparse.Namespace) -> int:
     except ModelLoadError as exc:
         return fail(str(exc), EXIT_FAILURE)
     settings = RetrievalSettings(
-        window_tokens=options.window, top_k=options.top_k, layer=options.layer, max_new_tokens=options.max_new_tokens
+        window_tokens=options.window, top_k=options.top_k, layer=options.layer,
+        max_new_tokens=options.max_new_tokens, mode=options.mode,
     )
     on_token = None if options.json else _print_piece
     try:

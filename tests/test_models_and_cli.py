@@ -68,6 +68,11 @@ def test_ask_prints_the_json_contract(tiny_folder, tmp_path, capsys, haystack):
         assert passage["page"] is None
     assert out["stats"]["windows"] == len(out["windows"]) > 1
     assert {"document_tokens", "retrieval_seconds", "generation_seconds", "model", "device"} <= set(out["stats"])
+    assert out["stats"]["mode"] == "full"
+    code = cli.main(["ask", str(document), "-q", "Where was the garden?", "--model", str(tiny_folder), "--json",
+                     "--window", "256", "--top-k", "30", "--max-new-tokens", "5", "--mode", "indexed"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["stats"]["mode"] == "indexed"
 
 
 def test_ask_reports_bad_input_with_exit_code_2(tmp_path, capsys):

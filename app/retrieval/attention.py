@@ -64,35 +64,52 @@ def capture_layer_inputs(model: Any, input_ids: torch.Tensor, layers: Sequence[i
     return captured
 
 
-def question_attention(
-    model: Any, layer: int, captured: tuple, question_start: int, sink_tokens: int = 0
-) -> torch.Tensor:
+def question_attention(model: Any, layer: int, captured: tuple, question_start: int) -> torch.Tensor:
     """Attention probabilities of rows question_start.. to every key, summed over heads: (rows, T) float32."""
-    attn = decoder_layers(model)[layer].self_attn
     hidden, cos, sin = captured
     with torch.inference_mode():
-        query = _project(attn, attn.q_proj, hidden[:, question_start:], "q_norm")
-        key = _project(attn, attn.k_proj, hidden, "k_norm")
-        rotate = sys.modules[type(attn).__module__].apply_rotary_pos_emb
-        query, _ = rotate(query, query, cos[:, question_start:], sin[:, question_start:])
-        key, _ = rotate(key, key, cos, sin)
-        groups = query.shape[1] // key.shape[1]
-        key = key.repeat_interleave(groups, dim=1)
-        scaling = float(getattr(attn, "scaling", query.shape[-1] ** -0.5))
-        logits = torch.matmul(query.float(), key.float().transpose(-1, -2)) * scaling
+        query = rotate(model, layer, project(model, layer, hidden[:, question_start:], "q"),
+                       cos[:, question_start:], sin[:, question_start:])
+        key = rotate(model, layer, project(model, layer, hidden, "k"), cos, sin)
+        logits = head_logits(model, layer, query, key)
         total = key.shape[2]
         rows = torch.arange(question_start, total, device=logits.device)[:, None]
         cols = torch.arange(total, device=logits.device)[None, :]
         logits = logits.masked_fill(cols > rows, float("-inf"))
-        probs = torch.softmax(logits, dim=-1)
-        return probs[0].sum(dim=0)
+        return torch.softmax(logits, dim=-1)[0].sum(dim=0)
 
 
-def _project(attn: Any, projection: Any, hidden: torch.Tensor, norm_name: str) -> torch.Tensor:
-    """Project to (batch, heads, tokens, head_dim), applying Qwen3-style per-head norms when present."""
+def project(model: Any, layer: int, hidden: torch.Tensor, which: str) -> torch.Tensor:
+    """Queries ("q") or keys ("k") before rotation: (batch, heads, tokens, head_dim).
+
+    Applies Qwen3-style per-head norms when the model has them.
+    """
+    attn = decoder_layers(model)[layer].self_attn
+    projection = attn.q_proj if which == "q" else attn.k_proj
     head_dim = int(getattr(attn, "head_dim", 0)) or projection.out_features // attn.config.num_attention_heads
     states = projection(hidden).view(*hidden.shape[:-1], -1, head_dim)
-    norm = getattr(attn, norm_name, None)
+    norm = getattr(attn, f"{which}_norm", None)
     if norm is not None:
         states = norm(states)
     return states.transpose(1, 2)
+
+
+def rotate(model: Any, layer: int, states: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Apply the model's own rotary position embedding to (batch, heads, tokens, head_dim) states."""
+    attn = decoder_layers(model)[layer].self_attn
+    apply = sys.modules[type(attn).__module__].apply_rotary_pos_emb
+    return apply(states, states, cos, sin)[0]
+
+
+def rotary_at(model: Any, positions: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the model's rotary embedding at `positions` (1-D), shaped (1, len, head_dim)."""
+    return base_model(model).rotary_emb(like, positions[None])
+
+
+def head_logits(model: Any, layer: int, query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    """Scaled dot products per query head, sharing key heads across query-head groups (GQA)."""
+    attn = decoder_layers(model)[layer].self_attn
+    groups = query.shape[1] // key.shape[1]
+    key = key.repeat_interleave(groups, dim=1) if groups > 1 else key
+    scaling = float(getattr(attn, "scaling", query.shape[-1] ** -0.5))
+    return torch.matmul(query.float(), key.float().transpose(-1, -2)) * scaling

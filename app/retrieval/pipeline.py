@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,9 +14,18 @@ import torch
 from app.retrieval.attention import capture_layer_inputs, question_attention
 from app.retrieval.calibration import scoring_layer_for
 from app.retrieval.generation import generate_answer
+from app.retrieval.index import (
+    AttentionIndex,
+    IndexWriter,
+    index_folder,
+    open_index,
+    question_queries,
+    score_document,
+    window_keys,
+)
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import PromptParts, build_prompt_parts
-from app.retrieval.scoring import token_scores, top_tokens
+from app.retrieval.scoring import smooth, token_scores, top_tokens
 from app.retrieval.types import (
     AnswerResult,
     CancelToken,
@@ -73,7 +83,8 @@ def retrieve(
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> RetrievalResult:
-    """Run the sliding-window retrieval over the whole document."""
+    """Run the sliding-window retrieval: over the whole document, or (indexed mode, when the document
+    has an index) over the sentences the index points at."""
     if not question.strip():
         raise ValueError("The question is empty.")
     started = time.perf_counter()
@@ -82,47 +93,136 @@ def retrieve(
     doc = tokenize_document(model.tokenizer, text, sentences)
     if doc.num_units == 0:
         raise ValueError("The document has no text to search.")
-    layer = settings.layer if settings.layer is not None else scoring_layer_for(model)
-    prompt = build_prompt_parts(model.tokenizer, question)
+    layer = settings.layer if settings.layer is not None else scoring_layer_for(model, on_progress)
+    run = _Run(model, layer, doc, build_prompt_parts(model.tokenizer, question), settings, on_progress, cancel)
+    folder = index_folder(text, model.fingerprint, layer, settings.window_tokens)
     windows = pack_windows(doc, settings.window_tokens)
+    index = open_index(folder, doc.num_tokens) if settings.mode == "indexed" else None
+    if index is not None:
+        state = _indexed_pass(run, index, windows)
+        mode, index_bytes = "indexed", index.size_bytes
+    else:
+        writer = IndexWriter(folder, doc.num_tokens) if settings.build_index else None
+        state = _full_pass(run, windows, writer)
+        mode, index_bytes = "full", _folder_size(folder)
+    result = _result(text, run, state, started)
+    result.stats.update(mode=mode, index_bytes=index_bytes)
+    return result
+
+
+@dataclass
+class _Run:
+    """Everything one retrieval run needs, fixed for its duration."""
+
+    model: LoadedModel
+    layer: int
+    doc: TokenizedDocument
+    prompt: PromptParts
+    settings: RetrievalSettings
+    on_progress: ProgressCallback | None
+    cancel: CancelToken | None
+
+    def check_cancel(self) -> None:
+        if self.cancel:
+            self.cancel.raise_if_cancelled()
+
+
+def _full_pass(run: _Run, windows: list[tuple[int, int]], writer: IndexWriter | None) -> _LoopState:
+    """The exact InfiniRetri loop over every window; also feeds the attention index writer."""
     state = _LoopState()
-    for index, (first, end) in enumerate(windows):
-        if cancel:
-            cancel.raise_if_cancelled()
-        _score_window(model, layer, doc, prompt, (first, end), index, state, settings)
-        _report_window(on_progress, doc, windows, index, state, started)
-    return _result(text, doc, state, model, layer, started)
+    started = time.perf_counter()
+    try:
+        for number, (first, end) in enumerate(windows):
+            run.check_cancel()
+            _score_window(run, list(range(first, end)), state, writer)
+            state.windows.append(_window_span(run.doc, first, end, number))
+            _report(run, number, len(windows), int(run.doc.unit_tokens[end - 1, 1]), state, started)
+    except BaseException:
+        if writer:
+            writer.abort()
+        raise
+    if writer:
+        writer.finish({"layer": run.layer, "window_tokens": run.settings.window_tokens})
+    return state
 
 
-def _score_window(
-    model: LoadedModel,
-    layer: int,
-    doc: TokenizedDocument,
-    prompt: PromptParts,
-    window: tuple[int, int],
-    index: int,
-    state: _LoopState,
-    settings: RetrievalSettings,
-) -> None:
+def _indexed_pass(run: _Run, index: AttentionIndex, windows: list[tuple[int, int]]) -> _LoopState:
+    """Score the whole document against the index, then run the loop over the best sentences only."""
+    if run.on_progress:
+        run.on_progress(Progress("retrieving", 0, 1, message="Scoring the document with its attention index…"))
+    queries, weights = question_queries(run.model.model, run.layer, run.prompt, run.settings.window_tokens)
+    scores = smooth(torch.from_numpy(score_document(run.model.model, run.layer, index, queries, weights)),
+                    run.settings.phrase_width).numpy()
+    focus = _focus_units(run, scores)
+    focused_windows = _pack_units(run.doc, focus, run.settings.window_tokens)
+    state = _LoopState()
+    started = time.perf_counter()
+    for number, units in enumerate(focused_windows):
+        run.check_cancel()
+        _score_window(run, units, state, None)
+        _report(run, number, len(focused_windows), 0, state, started, live=False)
+    state.windows = [_window_span(run.doc, first, end, n) for n, (first, end) in enumerate(windows)]
+    token_windows = [run.doc.unit_tokens[first, 0] for first, _end in windows]
+    state.raw_window_scores = np.maximum.reduceat(scores, np.asarray(token_windows)).tolist()
+    return state
+
+
+def _focus_units(run: _Run, scores: np.ndarray) -> list[int]:
+    """Units holding the top-k tokens of the whole document, best first, with their neighbours, in budget."""
+    doc = run.doc
+    owner = np.repeat(np.arange(doc.num_units), doc.unit_tokens[:, 1] - doc.unit_tokens[:, 0])
+    best_tokens = np.argsort(-scores)[: run.settings.top_k]
+    ranked = list(dict.fromkeys(owner[best_tokens].tolist()))
+    chosen: set[int] = set()
+    used = 0
+    for unit in ranked:
+        for neighbour in (unit, unit - 1, unit + 1):
+            if 0 <= neighbour < doc.num_units and neighbour not in chosen:
+                cost = int(doc.unit_tokens[neighbour, 1] - doc.unit_tokens[neighbour, 0])
+                if used + cost > run.settings.followup_tokens and chosen:
+                    return sorted(chosen)
+                chosen.add(neighbour)
+                used += cost
+    return sorted(chosen)
+
+
+def _pack_units(doc: TokenizedDocument, units: list[int], window_tokens: int) -> list[list[int]]:
+    """Pack a sorted list of units into windows of at most `window_tokens` tokens."""
+    windows: list[list[int]] = [[]]
+    used = 0
+    for unit in units:
+        cost = int(doc.unit_tokens[unit, 1] - doc.unit_tokens[unit, 0])
+        if windows[-1] and used + cost > window_tokens:
+            windows.append([])
+            used = 0
+        windows[-1].append(unit)
+        used += cost
+    return [w for w in windows if w]
+
+
+def _score_window(run: _Run, window_units: list[int], state: _LoopState, writer: IndexWriter | None) -> None:
     """Score retained + window units against the question and keep the units holding the top-k tokens."""
+    doc, prompt, settings = run.doc, run.prompt, run.settings
     previous = len(state.retained)
-    units = state.retained + list(range(*window))
-    pieces = [doc.unit_ids(u) for u in units]
-    lengths = np.asarray([len(p) for p in pieces], dtype=np.int64)
-    context_ids = np.concatenate(pieces)
+    units = state.retained + window_units
+    lengths = np.asarray([doc.unit_tokens[u, 1] - doc.unit_tokens[u, 0] for u in units], dtype=np.int64)
+    context_ids = np.concatenate([doc.unit_ids(u) for u in units])
     ids = np.concatenate([prompt.prefix_ids, context_ids, prompt.suffix_ids]).astype(np.int64)
-    input_ids = torch.from_numpy(ids)[None].to(model.device)
     context = (len(prompt.prefix_ids), len(prompt.prefix_ids) + len(context_ids))
     question_start = context[1] + prompt.question_offset
-    captured = capture_layer_inputs(model.model, input_ids, [layer])[layer]
-    attention = question_attention(model.model, layer, captured, question_start)
+    input_ids = torch.from_numpy(ids)[None].to(run.model.device)
+    captured = capture_layer_inputs(run.model.model, input_ids, [run.layer])[run.layer]
+    window_start = int(lengths[:previous].sum())
+    if writer:
+        hidden = captured[0][:, context[0] + window_start : context[1]]
+        writer.add(int(doc.unit_tokens[window_units[0], 0]), window_keys(run.model.model, run.layer, hidden))
+    attention = question_attention(run.model.model, run.layer, captured, question_start)
     scores = token_scores(attention, context, question_start, settings.phrase_width, settings.question_weighting)
     scores_np = scores.float().cpu().numpy()
     column_unit = np.repeat(np.asarray(units, dtype=np.int64), lengths)
     best = top_tokens(scores, settings.top_k).cpu().numpy()
     state.retained = sorted(set(column_unit[best].tolist()))
     _remember_scores(state, column_unit, scores_np)
-    window_start = int(lengths[:previous].sum())
     state.raw_window_scores.append(float(scores_np[window_start:].max()))
     state.processed_tokens += int(ids.shape[0])
 
@@ -136,33 +236,31 @@ def _remember_scores(state: _LoopState, column_unit: np.ndarray, scores: np.ndar
     state.unit_scores = {u: best_per_unit[u] for u in state.retained}
 
 
-def _report_window(
-    on_progress: ProgressCallback | None,
-    doc: TokenizedDocument,
-    windows: list[tuple[int, int]],
-    index: int,
-    state: _LoopState,
-    started: float,
+def _window_span(doc: TokenizedDocument, first: int, end: int, number: int) -> WindowScore:
+    return WindowScore(number, int(doc.unit_chars[first, 0]), int(doc.unit_chars[end - 1, 1]), 0.0)
+
+
+def _report(
+    run: _Run, number: int, total: int, done_tokens: int, state: _LoopState, started: float, live: bool = True
 ) -> None:
-    """Record the window's span and score and tell the caller, with speed and time left."""
-    first, end = windows[index]
-    raw = state.raw_window_scores
-    window = WindowScore(index, int(doc.unit_chars[first, 0]), int(doc.unit_chars[end - 1, 1]), 0.0)
-    state.windows.append(window)
-    if not on_progress:
+    """Tell the caller a window is done, with speed and time left; `live` windows feed the heat strip."""
+    if not run.on_progress:
         return
-    done_tokens = int(doc.unit_tokens[end - 1, 1])
     elapsed = max(time.perf_counter() - started, 1e-6)
-    rate = done_tokens / elapsed
-    eta = (doc.num_tokens - done_tokens) / rate if rate > 0 else None
-    live = WindowScore(index, window.start, window.end, raw[-1] / max(max(raw), 1e-12))
-    on_progress(Progress("retrieving", index + 1, len(windows), rate, eta, live))
+    remaining = total - number - 1
+    rate = done_tokens / elapsed if live else 0.0
+    eta = (run.doc.num_tokens - done_tokens) / rate if rate > 0 else remaining * elapsed / (number + 1)
+    window = None
+    if live:
+        raw = state.raw_window_scores
+        latest = state.windows[-1]
+        window = WindowScore(latest.index, latest.start, latest.end, raw[-1] / max(max(raw), 1e-12))
+    run.on_progress(Progress("retrieving", number + 1, total, rate, eta, window))
 
 
-def _result(
-    text: str, doc: TokenizedDocument, state: _LoopState, model: LoadedModel, layer: int, started: float
-) -> RetrievalResult:
+def _result(text: str, run: _Run, state: _LoopState, started: float) -> RetrievalResult:
     """Normalise scores to 0..1 and turn retained units into passages with exact character spans."""
+    doc = run.doc
     top_window = max(state.raw_window_scores, default=0.0) or 1.0
     windows = [
         WindowScore(w.index, w.start, w.end, raw / top_window) for w, raw in zip(state.windows, state.raw_window_scores)
@@ -176,11 +274,15 @@ def _result(
         "retrieval_seconds": round(seconds, 3),
         "tokens_per_second": round(doc.num_tokens / max(seconds, 1e-6), 1),
         "processed_tokens": state.processed_tokens,
-        "model": model.name,
-        "device": model.device,
-        "layer": layer,
+        "model": run.model.name,
+        "device": run.model.device,
+        "layer": run.layer,
     }
     return RetrievalResult(passages, windows, stats)
+
+
+def _folder_size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) if folder.is_dir() else 0
 
 
 def _passage(text: str, doc: TokenizedDocument, unit: int, score: float) -> Passage:

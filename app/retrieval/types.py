@@ -42,6 +42,9 @@ class RetrievalSettings:
     answer_context_tokens: int = 256  # the best passages up to this many tokens feed the answer ...
     answer_min_score: float = 0.25  # ... if their score is at least this share of the best passage's
     question_weighting: bool = True
+    mode: str = "full"  # "full": the exact pass over every window; "indexed": use the attention index if any
+    build_index: bool = True  # a full pass also writes the attention index for later questions
+    followup_tokens: int = 2048  # indexed mode: tokens of the best-scoring sentences re-read by the full loop
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,157 @@
+"""The per-document attention index: the scoring layer's rotated keys of every document token, kept on
+disk after a full pass so that a follow-up question can be scored against the whole document at once.
+
+Keys are stored float16, (tokens, key heads, head dim): 384 bytes a token for SmolLM2-135M. Each window's
+keys are rotated as if the window started at position 0; a follow-up question's queries are rotated as if
+they came right after a full window, so query-key distances match what the full pass saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.paths import cache_dir
+from app.retrieval.attention import (
+    capture_layer_inputs,
+    head_logits,
+    project,
+    question_attention,
+    rotary_at,
+    rotate,
+)
+from app.retrieval.prompt import PromptParts
+
+INDEX_VERSION = 1
+META = "meta.json"
+KEYS = "keys.npy"
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def index_folder(text: str, fingerprint: str, layer: int, window_tokens: int) -> Path:
+    """Where the index of this text, model, layer and window size lives; any change gives a new folder."""
+    name = f"{text_hash(text)}-{fingerprint}-L{layer}-W{window_tokens}-v{INDEX_VERSION}"
+    return cache_dir() / "indexes" / name
+
+
+def window_keys(model: Any, layer: int, hidden: torch.Tensor) -> np.ndarray:
+    """Keys of `hidden` (1, n, dim) rotated at positions 0..n-1, as float16 (n, key heads, head dim)."""
+    with torch.inference_mode():
+        keys = project(model, layer, hidden, "k")
+        positions = torch.arange(hidden.shape[1], device=hidden.device)
+        cos, sin = rotary_at(model, positions, hidden)
+        rotated = rotate(model, layer, keys, cos, sin)
+    return rotated[0].transpose(0, 1).to(torch.float16).cpu().numpy()
+
+
+class IndexWriter:
+    """Receives each window's keys during a full pass and writes them to disk as they come."""
+
+    def __init__(self, folder: Path, num_tokens: int) -> None:
+        self.folder = folder
+        self.num_tokens = num_tokens
+        self.keys: np.memmap | None = None
+        self.written = 0
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def add(self, token_start: int, keys: np.ndarray) -> None:
+        if self.keys is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            shape = (self.num_tokens, *keys.shape[1:])
+            self.keys = np.lib.format.open_memmap(self.folder / KEYS, mode="w+", dtype=np.float16, shape=shape)
+        self.keys[token_start : token_start + keys.shape[0]] = keys
+        self.written += keys.shape[0]
+
+    def finish(self, meta: dict[str, Any]) -> None:
+        """Flush the keys and write the metadata last: an index without meta.json is never used."""
+        if self.keys is None or self.written != self.num_tokens:
+            self.abort()
+            return
+        self.keys.flush()
+        self.keys = None
+        meta = dict(meta, version=INDEX_VERSION, num_tokens=self.num_tokens)
+        (self.folder / META).write_text(json.dumps(meta))
+
+    def abort(self) -> None:
+        self.keys = None
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class AttentionIndex:
+    folder: Path
+    keys: np.ndarray  # memory-mapped (tokens, key heads, head dim) float16
+    meta: dict[str, Any]
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.folder.iterdir() if f.is_file())
+
+
+def open_index(folder: Path, num_tokens: int) -> AttentionIndex | None:
+    """The index in `folder` if it is complete and matches; a corrupt or partial one is removed."""
+    if not (folder / META).is_file():
+        return None
+    try:
+        meta = json.loads((folder / META).read_text())
+        keys = np.load(folder / KEYS, mmap_mode="r")
+        if meta.get("version") != INDEX_VERSION or keys.shape[0] != num_tokens or meta.get("num_tokens") != num_tokens:
+            raise ValueError("index does not match the document")
+        return AttentionIndex(folder, keys, meta)
+    except (OSError, ValueError, KeyError, TypeError):
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+
+
+def question_queries(
+    model: Any, layer: int, prompt: PromptParts, window_tokens: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The question read alone: its rotated queries (1, heads, rows, dim) and row weights (rows,)."""
+    ids = torch.tensor([prompt.prefix_ids + prompt.suffix_ids], device=model.device)
+    start = len(prompt.prefix_ids) + prompt.question_offset
+    captured = capture_layer_inputs(model, ids, [layer])[layer]
+    attention = question_attention(model, layer, captured, start)
+    weights = attention[:, start:].sum(dim=1)
+    hidden = captured[0][:, start:]
+    with torch.inference_mode():
+        positions = torch.arange(hidden.shape[1], device=hidden.device) + window_tokens
+        cos, sin = rotary_at(model, positions, hidden)
+        queries = rotate(model, layer, project(model, layer, hidden, "q"), cos, sin)
+    return queries.float(), weights.float()
+
+
+def score_document(
+    model: Any, layer: int, index: AttentionIndex, queries: torch.Tensor, weights: torch.Tensor, chunk: int = 32768
+) -> np.ndarray:
+    """Question-weighted attention of the question to every indexed token, softmax over the whole document."""
+    total = index.keys.shape[0]
+    heads, rows = queries.shape[1], queries.shape[2]
+    running_max = torch.full((heads, rows), float("-inf"))
+    running_sum = torch.zeros(heads, rows)
+    for start in range(0, total, chunk):
+        logits = _chunk_logits(model, layer, index, queries, start, chunk)
+        chunk_max = logits.amax(dim=-1)
+        new_max = torch.maximum(running_max, chunk_max)
+        running_sum = running_sum * torch.exp(running_max - new_max) + torch.exp(logits - new_max[..., None]).sum(-1)
+        running_max = new_max
+    log_norm = running_max + torch.log(running_sum)
+    scores = np.zeros(total, dtype=np.float32)
+    for start in range(0, total, chunk):
+        probs = torch.exp(_chunk_logits(model, layer, index, queries, start, chunk) - log_norm[..., None])
+        scores[start : start + probs.shape[-1]] = (probs.sum(dim=0) * weights[:, None]).sum(dim=0).numpy()
+    return scores
+
+
+def _chunk_logits(model: Any, layer: int, index: AttentionIndex, queries: torch.Tensor, start: int, chunk: int) -> torch.Tensor:
+    keys = torch.from_numpy(np.array(index.keys[start : start + chunk], dtype=np.float32))
+    return head_logits(model, layer, queries.cpu(), keys.transpose(0, 1)[None])[0]
