@@ -49,3 +49,13 @@ def test_windows_pack_whole_units_within_the_budget(tiny_model, haystack):
 def test_empty_text_has_no_units(tiny_model):
     doc = tokenize_document(tiny_model.tokenizer, "", [])
     assert doc.num_units == 0 and pack_windows(doc, 1024) == []
+
+
+def test_chunked_tokenisation_keeps_units_and_text(tiny_model, haystack):
+    text = haystack[:20000]
+    sentences = split_sentences(text)
+    whole = tokenize_document(tiny_model.tokenizer, text, sentences, chunk_chars=10**9)
+    chunked = tokenize_document(tiny_model.tokenizer, text, sentences, chunk_chars=700)
+    assert np.array_equal(whole.unit_chars, chunked.unit_chars)
+    assert tiny_model.tokenizer.decode(chunked.ids.tolist()).split() == text.split()
+    assert abs(whole.num_tokens - chunked.num_tokens) <= len(text) // 700 + 1

@@ -41,19 +41,46 @@ class TokenizedDocument:
 
 
 def tokenize_document(
-    tokenizer: Any, text: str, sentences: Sequence[SpanLike], max_unit_tokens: int = 200
+    tokenizer: Any, text: str, sentences: Sequence[SpanLike], max_unit_tokens: int = 200, chunk_chars: int = 200_000
 ) -> TokenizedDocument:
-    """Tokenise `text` once and assign every token to the sentence its first character falls in."""
-    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids = np.asarray(encoded["input_ids"], dtype=np.int64)
-    starts = np.asarray([start for start, _end in encoded["offset_mapping"]], dtype=np.int64)
-    ends = np.asarray([end for _start, end in encoded["offset_mapping"]], dtype=np.int64)
+    """Tokenise `text` once and assign every token to the sentence its first character falls in.
+
+    The text is tokenised in chunks cut at sentence starts, so memory stays bounded for huge documents.
+    """
     spans = _sentence_spans(text, sentences)
+    ids, starts, ends = _tokenize_in_chunks(tokenizer, text, spans[:, 0], chunk_chars)
     owner = np.searchsorted(spans[:, 1], starts, side="right")  # first sentence ending after the token start
     keep = owner < len(spans)
     ids, starts, ends, owner = ids[keep], starts[keep], ends[keep], owner[keep]
     unit_tokens, unit_chars = _units_from_owner(owner, starts, ends, spans, max_unit_tokens)
     return TokenizedDocument(ids, unit_tokens, unit_chars)
+
+
+def _tokenize_in_chunks(
+    tokenizer: Any, text: str, sentence_starts: np.ndarray, chunk_chars: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Token ids and character start/end offsets of `text`, tokenised chunk by chunk."""
+    cuts = [0]
+    while cuts[-1] + chunk_chars < len(text):
+        nxt = int(np.searchsorted(sentence_starts, cuts[-1] + chunk_chars))
+        cut = int(sentence_starts[nxt]) if nxt < len(sentence_starts) else len(text)
+        if cut <= cuts[-1]:
+            cut = cuts[-1] + chunk_chars
+        cuts.append(cut)
+    cuts.append(len(text))
+    ids, starts, ends = [], [], []
+    for begin, stop in zip(cuts, cuts[1:]):
+        if stop <= begin:
+            continue
+        encoded = tokenizer(text[begin:stop], add_special_tokens=False, return_offsets_mapping=True)
+        offsets = np.asarray(encoded["offset_mapping"], dtype=np.int64).reshape(-1, 2) + begin
+        ids.append(np.asarray(encoded["input_ids"], dtype=np.int64))
+        starts.append(offsets[:, 0])
+        ends.append(offsets[:, 1])
+    if not ids:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(ids), np.concatenate(starts), np.concatenate(ends)
 
 
 def _sentence_spans(text: str, sentences: Sequence[SpanLike]) -> np.ndarray:
