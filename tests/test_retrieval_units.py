@@ -58,4 +58,4 @@ def test_chunked_tokenisation_keeps_units_and_text(tiny_model, haystack):
     chunked = tokenize_document(tiny_model.tokenizer, text, sentences, chunk_chars=700)
     assert np.array_equal(whole.unit_chars, chunked.unit_chars)
     assert tiny_model.tokenizer.decode(chunked.ids.tolist()).split() == text.split()
-    assert abs(whole.num_tokens - chunked.num_tokens) <= len(text) // 700 + 1
+    assert abs(whole.num_tokens - chunked.num_tokens) <= 2 * (len(text) // 700 + 1), "only words at cuts differ"
