@@ -113,6 +113,10 @@ def _answer(*args: Any, **kwargs: Any) -> AnswerResult:
     return answer(*args, **kwargs)
 
 
+def _warm_up() -> None:
+    import app.documents  # noqa: F401 - PyMuPDF's import alone takes ~0.7 s
+
+
 def _document_key(path: Path) -> str:
     from app.history import document_key
 
@@ -128,6 +132,7 @@ class Engine:
     load_model: Callable[[str, str, Callable[[Progress], None] | None], Any] = _load_model
     answer: Callable[..., AnswerResult] = _answer
     document_key: Callable[[Path], str] = _document_key
+    warm_up: Callable[[], None] = _warm_up
 
 
 # --------------------------------------------------------------------------------------------- errors
@@ -166,6 +171,9 @@ def _readable(exc: BaseException) -> str:
 # --------------------------------------------------------------------------------------------- jobs
 
 
+_NO_PAYLOAD = object()  # marks events of argument-less signals (a result may well be None)
+
+
 class JobSignals(QObject):
     """The GUI-thread side of a job. Public signals below are always emitted on the GUI thread."""
 
@@ -193,12 +201,12 @@ class JobSignals(QObject):
         if self.detached:
             return
         signal = getattr(self, kind)
-        if payload is None:
+        if payload is _NO_PAYLOAD:
             signal.emit()
         else:
             signal.emit(payload)
 
-    def post(self, kind: str, payload: object = None) -> None:
+    def post(self, kind: str, payload: object = _NO_PAYLOAD) -> None:
         """Send an event from any thread; it arrives on the GUI thread."""
         self._event.emit(kind, payload)
 
@@ -296,6 +304,19 @@ class LoadDocumentJob(Job):
         self.emit_progress(Progress("extracting", done, total, message="Reading pages"), min_interval=0.05)
 
 
+class WarmUpJob(Job):
+    """Import the document layer in the background while the window is idle (first open is faster)."""
+
+    title = "Could not start"
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def work(self) -> None:
+        self.engine.warm_up()
+
+
 # --------------------------------------------------------------------------------------------- models
 
 
@@ -324,8 +345,8 @@ class ModelHolder:
             return model
 
     def forget(self) -> None:
-        with self._lock:
-            self._model, self._choice = None, None
+        """Drop the loaded model (no lock: never blocks the GUI behind a load in progress)."""
+        self._model, self._choice = None, None
 
     @property
     def loaded(self) -> Any:

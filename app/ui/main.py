@@ -55,8 +55,8 @@ def create_main_window(**kwargs):
     theme = getattr(app, "_infiniretri_theme", None)
     if theme is not None:
         theme.changed.connect(window.refresh_icons)
+    freeze_long_lived(collect=True)
     window.show()
-    freeze_long_lived()
     return app, window
 
 

@@ -47,6 +47,7 @@ from app.workers import (
     LoadDocumentJob,
     LoadedDocument,
     ModelHolder,
+    WarmUpJob,
     passage_rects,
 )
 
@@ -99,6 +100,7 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         self._update_enabled()
         self.status.set_model(self._model_label())
+        self.runner.start_document_job(WarmUpJob(self.engine))
 
     # construction ---------------------------------------------------------------------------------
     def _build_widgets(self) -> None:

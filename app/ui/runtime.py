@@ -22,7 +22,12 @@ def tune_interpreter_for_gui() -> None:
     sys.setswitchinterval(GUI_SWITCH_INTERVAL)
 
 
-def freeze_long_lived() -> None:
-    """Exclude everything alive now from future collections (call after start-up and model loads)."""
-    gc.collect()
+def freeze_long_lived(collect: bool = False) -> None:
+    """Exclude everything alive now from future collections (after start-up and after model loads).
+
+    ``collect=True`` first collects garbage, which walks the whole heap: only at start-up, before the
+    window is shown, never while the GUI is in use.
+    """
+    if collect:
+        gc.collect()
     gc.freeze()
