@@ -147,6 +147,7 @@ class DocumentArea(QWidget):
         if document.kind == "pdf":
             self._show_pdf(document, password)
         else:
+            self.page_view.close_document()
             self.stack.setCurrentWidget(self.text_view)
             self.text_view.set_text(document.text)
             self.strip.set_geometry(self.text_view)

@@ -277,6 +277,8 @@ class MainWindow(QMainWindow):
         self.page_count_label.clear()
 
     def _on_probed(self, info: Any) -> None:
+        if getattr(info, "needs_password", False) and not self.password:
+            return  # the password dialog comes first
         if getattr(info, "kind", "") == "pdf" and self.doc_path is not None:
             self.area.preview_pdf(self.doc_path, int(getattr(info, "page_count", 1) or 1), self.password)
             self.page_count_label.setText(f" of {info.page_count:,} ")
