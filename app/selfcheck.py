@@ -232,6 +232,7 @@ class SelfCheck:
         loop.exec()
         platform = app.platformName()
         visible = window.isVisible()
+        painted = window.grab()  # paints every widget once, the page view included
         window.close()
         app.processEvents()
         window.deleteLater()
@@ -243,8 +244,13 @@ class SelfCheck:
             raise CheckFailed(f"the window did not open the sample within {WINDOW_TIMEOUT_S:.0f} s")
         if not visible:
             raise CheckFailed("the main window was not shown")
+        if painted.isNull():
+            raise CheckFailed("the main window could not be painted")
         pages = len(outcome["doc"].pages)
-        return f"main window opened the sample ({pages} pages) and closed, Qt platform {platform!r}"
+        return (
+            f"main window opened the sample ({pages} pages), painted {painted.width()}x{painted.height()} "
+            f"and closed, Qt platform {platform!r}"
+        )
 
 
 def run_selfcheck(gui: bool = True) -> int:

