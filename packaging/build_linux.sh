@@ -14,7 +14,8 @@
 #   TORCH_INDEX_URL=...        a package index for torch, e.g. https://download.pytorch.org/whl/cpu on a machine where
 #                              PyPI's torch would be the multi-GB CUDA build
 #   SKIP_DEB=1 / SKIP_TAR=1    leave out an artifact
-#   DEB_COMPRESSION=xz         xz (smallest, default), gzip or zstd (zstd needs dpkg 1.21.18+ on the target)
+#   DEB_COMPRESSION=xz         xz (smallest, default; slow: minutes for the ~900 MB bundle on 2 cores), gzip
+#                              (fastest) or zstd (needs dpkg 1.21.18+ on the target); DEB_LEVEL=N its level
 #   NO_STRIP=1                 keep the symbol tables of torch's and MuPDF's libraries
 #   REUSE_BUNDLE=1             package the existing dist/infiniretri again without running PyInstaller
 #
@@ -104,7 +105,7 @@ if [ "${SKIP_DEB:-0}" != 1 ]; then
     chmod -R u+rwX,go+rX,go-w "$STAGE"
     DEB="dist/${NAME}_${VERSION}_${ARCH_DEB}.deb"
     rm -f "$DEB"
-    dpkg-deb --root-owner-group -Z"$DEB_COMPRESSION" --threads-max="$(nproc)" --build "$STAGE" "$DEB"
+    dpkg-deb --root-owner-group -Z"$DEB_COMPRESSION" ${DEB_LEVEL:+-z"$DEB_LEVEL"} --threads-max="$(nproc)" --build "$STAGE" "$DEB"
     dpkg-deb --info "$DEB" | sed -n '1,12p'
 fi
 

@@ -37,7 +37,7 @@ check_libraries() {  # $1: bundle folder
     report="$(mktemp)"
     while IFS= read -r -d '' lib; do
         LD_LIBRARY_PATH="$bundle/_internal" ldd "$lib" 2>/dev/null | awk -v lib="${lib#"$bundle"/}" '/not found/ {print lib ": " $1}'
-    done < <(find "$bundle" -type f \( -name '*.so' -o -name '*.so.*' -o -name "$(basename "$bundle")" \) -print0) > "$report"
+    done < <(find "$bundle" -type f \( -name '*.so' -o -name '*.so.*' -o -path "$bundle/infiniretri" \) -print0) > "$report"
     local hard
     hard="$(awk -F': ' '{print $2}' "$report" | sort -u | grep -Ev "$SYSTEM_LIBS|$DEPENDS_LIBS" || true)"
     if [ -n "$hard" ]; then
@@ -47,8 +47,8 @@ check_libraries() {  # $1: bundle folder
     fi
     local soft
     soft="$(awk -F': ' '{print $2}' "$report" | sort -u | grep -E "$DEPENDS_LIBS" | tr '\n' ' ' || true)"
-    [ -n "$soft" ] && echo "   (left to the system, as the .deb's Depends: line says: ${soft})"
-    if LD_LIBRARY_PATH= ldd "$bundle/$(basename "$bundle")" | grep -E 'pyenv|/usr/lib/python|libpython.*=> /usr' >/dev/null; then
+    [ -n "$soft" ] && echo "   (left to the system: the .deb's Depends: line, or optional Qt plugins such as the GTK theme and Wayland: ${soft})"
+    if LD_LIBRARY_PATH= ldd "$bundle/infiniretri" | grep -E 'pyenv|/usr/lib/python|libpython.*=> /usr' >/dev/null; then
         fail "the executable links a Python from this machine instead of its own"
         missing=1
     fi
