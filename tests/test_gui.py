@@ -366,6 +366,27 @@ def test_tiny_model_end_to_end(qtbot, sample_pdf, isolated, tiny_model):
     page = window.document.page_at(window.passages[0].start)
     assert window.area.page_view.current_page() == page
     assert window.area.page_view.highlights_on_page(page)
+    assert outcome.result.stats["mode"] == "full"
+    assert window.panel.method_label.text().startswith("Full pass")
+
+
+def test_follow_up_uses_the_index_and_says_so(qtbot, sample_pdf, isolated, tiny_model):
+    engine = Engine(load_model=lambda spec, device, on_progress=None: tiny_model)
+    window = make_window(qtbot, engine, isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    first = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=120000)
+    follow_up = ask_and_wait(qtbot, window, "Which crate weighs the most?", timeout=120000)
+    assert (first.result.stats["mode"], follow_up.result.stats["mode"]) == ("full", "indexed")
+    assert "attention index" in window.panel.method_label.text()
+    assert "follow-up" in window.status.message.text()
+    assert window.area.strip.cell_count() == len(follow_up.result.windows) == len(first.result.windows)
+    assert window.panel.passage_list.count() == len(follow_up.result.passages) > 0
+
+    window.panel.set_question("What colour is box 4?")
+    with qtbot.waitSignal(window.answerFinished, timeout=120000) as finished:
+        qtbot.keyClick(window.panel.question_box, Qt.Key.Key_Return,
+                       Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert finished.args[0].result.stats["mode"] == "full", "Ctrl+Shift+Enter forces the exact full pass"
 
 
 @pytest.mark.slow

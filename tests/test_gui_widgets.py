@@ -209,7 +209,8 @@ def test_model_holder_reuses_and_reloads():
 
 
 def test_settings_dialog_round_trip_and_persistence(qtbot, isolated):
-    chosen = AppSettings(model_kind="gguf", model_path="/models/x.gguf", device="cuda", window_tokens=2048, top_k=64)
+    chosen = AppSettings(model_kind="gguf", model_path="/models/x.gguf", device="cuda", window_tokens=2048, top_k=64,
+                         fast_follow_ups=False)
     dialog = SettingsDialog(AppSettings())
     qtbot.addWidget(dialog)
     assert not dialog.path.isEnabled()
@@ -218,6 +219,8 @@ def test_settings_dialog_round_trip_and_persistence(qtbot, isolated):
     chosen.save()
     assert AppSettings.load() == chosen
     assert AppSettings.load().model_choice() == ModelChoice("/models/x.gguf", "cuda")
+    assert AppSettings.load().retrieval().mode == "full", "fast follow-ups off: every question is a full pass"
+    assert AppSettings().retrieval().mode == "indexed" and AppSettings().retrieval(full_pass=True).mode == "full"
     QSettings().setValue("model/kind", "nonsense")
     assert AppSettings.load().model_spec == "bundled"
 

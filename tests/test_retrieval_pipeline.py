@@ -70,3 +70,12 @@ def test_answer_streams_the_text_it_returns(tiny_model, haystack):
 def test_an_empty_question_is_rejected(tiny_model):
     with pytest.raises(ValueError):
         retrieve("Some text.", split_sentences("Some text."), "  ", tiny_model)
+
+
+def test_a_looping_answer_is_detected_and_a_varied_one_is_not():
+    from app.retrieval.generation import is_looping
+
+    assert is_looping([5, 6, 7] + [10, 11, 12] * 10)
+    assert is_looping([3] * 30)
+    assert not is_looping(list(range(40)))
+    assert not is_looping([10, 11] * 5)  # too short to call a loop

@@ -50,6 +50,27 @@ class _StopOnCancel(StoppingCriteria):
         return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
 
+class _StopOnLoop(StoppingCriteria):
+    """Stops greedy decoding stuck in a loop: the answer's tail is one short pattern repeated over and over."""
+
+    def __init__(self, prompt_length: int, max_period: int = 8, min_span: int = 24) -> None:
+        self.prompt_length = prompt_length
+        self.max_period = max_period
+        self.min_span = min_span
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        looping = [is_looping(row[self.prompt_length :].tolist(), self.max_period, self.min_span) for row in input_ids]
+        return torch.tensor(looping, dtype=torch.bool, device=input_ids.device)
+
+
+def is_looping(ids: Sequence[int], max_period: int = 8, min_span: int = 24) -> bool:
+    """True when the last `min_span` tokens repeat one pattern of at most `max_period` tokens."""
+    if len(ids) < min_span:
+        return False
+    tail = list(ids[-min_span:])
+    return any(all(tail[i] == tail[i - period] for i in range(period, min_span)) for period in range(1, max_period + 1))
+
+
 def passages_context(passages: Sequence[Passage]) -> str:
     """Retained passages in document order; neighbours join with a space, gaps with a new line."""
     parts: list[str] = []
@@ -103,7 +124,7 @@ def generate_answer(
             max_new_tokens=max_new_tokens,
             do_sample=False,
             streamer=streamer,
-            stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel)]),
+            stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel), _StopOnLoop(len(ids))]),
             pad_token_id=eos,
         )
     if cancel:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,26 +23,36 @@ import torch
 from app.paths import cache_dir
 from app.retrieval.attention import (
     capture_layer_inputs,
-    head_logits,
+    decoder_layers,
     project,
     question_attention,
     rotary_at,
     rotate,
 )
 from app.retrieval.prompt import PromptParts
+from app.retrieval.units import SpanLike, TokenizedDocument
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 META = "meta.json"
 KEYS = "keys.npy"
+DOCUMENT = "document.npz"  # the tokenised document, so that a follow-up need not tokenise again
 
 
 def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
-def index_folder(text: str, fingerprint: str, layer: int, window_tokens: int) -> Path:
-    """Where the index of this text, model, layer and window size lives; any change gives a new folder."""
-    name = f"{text_hash(text)}-{fingerprint}-L{layer}-W{window_tokens}-v{INDEX_VERSION}"
+def spans_hash(sentences: Sequence[SpanLike]) -> str:
+    spans = np.asarray([(s.start, s.end) for s in sentences], dtype=np.int64)
+    return hashlib.blake2b(spans.tobytes(), digest_size=6).hexdigest()
+
+
+def index_folder(
+    text: str, sentences: Sequence[SpanLike], fingerprint: str, layer: int, window_tokens: int
+) -> Path:
+    """Where the index of this text, sentence split, model, layer and window size lives; any change
+    gives a new folder."""
+    name = f"{text_hash(text)}{spans_hash(sentences)}-{fingerprint}-L{layer}-W{window_tokens}-v{INDEX_VERSION}"
     return cache_dir() / "indexes" / name
 
 
@@ -57,9 +69,10 @@ def window_keys(model: Any, layer: int, hidden: torch.Tensor) -> np.ndarray:
 class IndexWriter:
     """Receives each window's keys during a full pass and writes them to disk as they come."""
 
-    def __init__(self, folder: Path, num_tokens: int) -> None:
+    def __init__(self, folder: Path, document: TokenizedDocument) -> None:
         self.folder = folder
-        self.num_tokens = num_tokens
+        self.document = document
+        self.num_tokens = document.num_tokens
         self.keys: np.memmap | None = None
         self.written = 0
         shutil.rmtree(folder, ignore_errors=True)
@@ -79,6 +92,9 @@ class IndexWriter:
             return
         self.keys.flush()
         self.keys = None
+        doc = self.document
+        np.savez(self.folder / DOCUMENT, ids=doc.ids.astype(np.int32), unit_tokens=doc.unit_tokens,
+                 unit_chars=doc.unit_chars)
         meta = dict(meta, version=INDEX_VERSION, num_tokens=self.num_tokens)
         (self.folder / META).write_text(json.dumps(meta))
 
@@ -91,6 +107,7 @@ class IndexWriter:
 class AttentionIndex:
     folder: Path
     keys: np.ndarray  # memory-mapped (tokens, key heads, head dim) float16
+    document: TokenizedDocument
     meta: dict[str, Any]
 
     @property
@@ -98,19 +115,29 @@ class AttentionIndex:
         return sum(f.stat().st_size for f in self.folder.iterdir() if f.is_file())
 
 
-def open_index(folder: Path, num_tokens: int) -> AttentionIndex | None:
-    """The index in `folder` if it is complete and matches; a corrupt or partial one is removed."""
+def open_index(folder: Path) -> AttentionIndex | None:
+    """The index in `folder` if it is complete and consistent; a corrupt or partial one is removed."""
     if not (folder / META).is_file():
         return None
     try:
         meta = json.loads((folder / META).read_text())
-        keys = np.load(folder / KEYS, mmap_mode="r")
-        if meta.get("version") != INDEX_VERSION or keys.shape[0] != num_tokens or meta.get("num_tokens") != num_tokens:
-            raise ValueError("index does not match the document")
-        return AttentionIndex(folder, keys, meta)
-    except (OSError, ValueError, KeyError, TypeError):
+        keys = np.load(folder / KEYS, mmap_mode="c")  # copy-on-write: torch can wrap it, the file is never written
+        document = _load_document(folder / DOCUMENT)
+        num_tokens = meta.get("num_tokens")
+        if meta.get("version") != INDEX_VERSION or keys.shape[0] != num_tokens or document.num_tokens != num_tokens:
+            raise ValueError("index does not match its document")
+        return AttentionIndex(folder, keys, document, meta)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         shutil.rmtree(folder, ignore_errors=True)
         return None
+
+
+def _load_document(path: Path) -> TokenizedDocument:
+    with np.load(path) as stored:
+        ids, unit_tokens, unit_chars = stored["ids"], stored["unit_tokens"], stored["unit_chars"]
+    if unit_tokens.ndim != 2 or unit_tokens.shape != unit_chars.shape or (unit_tokens.size and unit_tokens.max() > ids.size):
+        raise ValueError("stored document is inconsistent")
+    return TokenizedDocument(ids.astype(np.int64), unit_tokens.astype(np.int64), unit_chars.astype(np.int64))
 
 
 def question_queries(
@@ -131,27 +158,40 @@ def question_queries(
 
 
 def score_document(
-    model: Any, layer: int, index: AttentionIndex, queries: torch.Tensor, weights: torch.Tensor, chunk: int = 32768
+    model: Any, layer: int, index: AttentionIndex, queries: torch.Tensor, weights: torch.Tensor, chunk: int = 16384
 ) -> np.ndarray:
-    """Question-weighted attention of the question to every indexed token, softmax over the whole document."""
+    """Question-weighted attention of the question to every indexed token, softmax over the whole document.
+
+    Two streaming passes over the memory-mapped keys (the first finds each head and row's normaliser),
+    so memory stays bounded by one chunk whatever the document's length.
+    """
+    grouped = _grouped_queries(model, layer, queries, index.keys.shape[1])
     total = index.keys.shape[0]
-    heads, rows = queries.shape[1], queries.shape[2]
-    running_max = torch.full((heads, rows), float("-inf"))
-    running_sum = torch.zeros(heads, rows)
+    running_max = torch.full(grouped.shape[:2], float("-inf"))
+    running_sum = torch.zeros(grouped.shape[:2])
     for start in range(0, total, chunk):
-        logits = _chunk_logits(model, layer, index, queries, start, chunk)
-        chunk_max = logits.amax(dim=-1)
-        new_max = torch.maximum(running_max, chunk_max)
+        logits = _chunk_logits(index, grouped, start, chunk)
+        new_max = torch.maximum(running_max, logits.amax(dim=-1))
         running_sum = running_sum * torch.exp(running_max - new_max) + torch.exp(logits - new_max[..., None]).sum(-1)
         running_max = new_max
-    log_norm = running_max + torch.log(running_sum)
+    log_norm = (running_max + torch.log(running_sum))[..., None]
+    row_weights = weights.float().cpu().repeat(grouped.shape[1] // weights.shape[0])  # (groups * rows,)
     scores = np.zeros(total, dtype=np.float32)
     for start in range(0, total, chunk):
-        probs = torch.exp(_chunk_logits(model, layer, index, queries, start, chunk) - log_norm[..., None])
-        scores[start : start + probs.shape[-1]] = (probs.sum(dim=0) * weights[:, None]).sum(dim=0).numpy()
+        probs = _chunk_logits(index, grouped, start, chunk).sub_(log_norm).exp_()
+        scores[start : start + probs.shape[-1]] = torch.einsum("r,krt->t", row_weights, probs).numpy()
     return scores
 
 
-def _chunk_logits(model: Any, layer: int, index: AttentionIndex, queries: torch.Tensor, start: int, chunk: int) -> torch.Tensor:
-    keys = torch.from_numpy(np.array(index.keys[start : start + chunk], dtype=np.float32))
-    return head_logits(model, layer, queries.cpu(), keys.transpose(0, 1)[None])[0]
+def _grouped_queries(model: Any, layer: int, queries: torch.Tensor, key_heads: int) -> torch.Tensor:
+    """(1, heads, rows, dim) queries as (key heads, heads per key head * rows, dim), pre-scaled."""
+    attn = decoder_layers(model)[layer].self_attn
+    _, heads, rows, dim = queries.shape
+    scaling = float(getattr(attn, "scaling", dim**-0.5))
+    grouped = queries[0].float().cpu().reshape(key_heads, heads // key_heads * rows, dim)
+    return (grouped * scaling).contiguous()
+
+
+def _chunk_logits(index: AttentionIndex, grouped: torch.Tensor, start: int, chunk: int) -> torch.Tensor:
+    keys = torch.from_numpy(index.keys[start : start + chunk]).float()  # (n, key heads, dim)
+    return torch.matmul(grouped, keys.permute(1, 2, 0))  # (key heads, groups * rows, n)

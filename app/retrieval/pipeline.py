@@ -49,6 +49,7 @@ class _LoopState:
     windows: list[WindowScore] = field(default_factory=list)
     raw_window_scores: list[float] = field(default_factory=list)
     processed_tokens: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of an indexed pass
 
 
 def answer(
@@ -88,25 +89,25 @@ def retrieve(
     if not question.strip():
         raise ValueError("The question is empty.")
     started = time.perf_counter()
-    if on_progress:
+    layer = settings.layer if settings.layer is not None else scoring_layer_for(model, on_progress)
+    folder = index_folder(text, sentences, model.fingerprint, layer, settings.window_tokens)
+    index = open_index(folder) if settings.mode == "indexed" else None
+    if on_progress and index is None:
         on_progress(Progress(stage="tokenizing", done=0, total=0, message="Reading the document…"))
-    doc = tokenize_document(model.tokenizer, text, sentences)
+    doc = index.document if index else tokenize_document(model.tokenizer, text, sentences)
     if doc.num_units == 0:
         raise ValueError("The document has no text to search.")
-    layer = settings.layer if settings.layer is not None else scoring_layer_for(model, on_progress)
     run = _Run(model, layer, doc, build_prompt_parts(model.tokenizer, question), settings, on_progress, cancel)
-    folder = index_folder(text, model.fingerprint, layer, settings.window_tokens)
     windows = pack_windows(doc, settings.window_tokens)
-    index = open_index(folder, doc.num_tokens) if settings.mode == "indexed" else None
     if index is not None:
         state = _indexed_pass(run, index, windows)
         mode, index_bytes = "indexed", index.size_bytes
     else:
-        writer = IndexWriter(folder, doc.num_tokens) if settings.build_index else None
+        writer = IndexWriter(folder, doc) if settings.build_index else None
         state = _full_pass(run, windows, writer)
         mode, index_bytes = "full", _folder_size(folder)
     result = _result(text, run, state, started)
-    result.stats.update(mode=mode, index_bytes=index_bytes)
+    result.stats.update(mode=mode, index_bytes=index_bytes, **state.timings)
     return result
 
 
@@ -150,17 +151,20 @@ def _indexed_pass(run: _Run, index: AttentionIndex, windows: list[tuple[int, int
     """Score the whole document against the index, then run the loop over the best sentences only."""
     if run.on_progress:
         run.on_progress(Progress("retrieving", 0, 1, message="Scoring the document with its attention index…"))
+    started = time.perf_counter()
     queries, weights = question_queries(run.model.model, run.layer, run.prompt, run.settings.window_tokens)
     scores = smooth(torch.from_numpy(score_document(run.model.model, run.layer, index, queries, weights)),
                     run.settings.phrase_width).numpy()
     focus = _focus_units(run, scores)
     focused_windows = _pack_units(run.doc, focus, run.settings.window_tokens)
     state = _LoopState()
-    started = time.perf_counter()
+    scored = time.perf_counter()
     for number, units in enumerate(focused_windows):
         run.check_cancel()
         _score_window(run, units, state, None)
-        _report(run, number, len(focused_windows), 0, state, started, live=False)
+        _report(run, number, len(focused_windows), 0, state, scored, live=False)
+    state.timings = {"index_scoring_seconds": round(scored - started, 3),
+                     "focus_seconds": round(time.perf_counter() - scored, 3), "focus_windows": float(len(focused_windows))}
     state.windows = [_window_span(run.doc, first, end, n) for n, (first, end) in enumerate(windows)]
     token_windows = [run.doc.unit_tokens[first, 0] for first, _end in windows]
     state.raw_window_scores = np.maximum.reduceat(scores, np.asarray(token_windows)).tolist()

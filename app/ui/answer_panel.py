@@ -39,12 +39,12 @@ class PassageRow:
 class QuestionEdit(QPlainTextEdit):
     """Multi-line question box; Ctrl+Enter submits."""
 
-    submitted = Signal()
+    submitted = Signal(bool)  # True with Shift held: ask with a full pass
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
         if enter and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self.submitted.emit()
+            self.submitted.emit(bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
             event.accept()
             return
         super().keyPressEvent(event)
@@ -64,6 +64,7 @@ def _swatch(score: float) -> QPixmap:
 
 class AnswerPanel(QWidget):
     askRequested = Signal(str)
+    askFullPassRequested = Signal(str)
     cancelRequested = Signal()
     passageActivated = Signal(int)
     historySelected = Signal(int)  # entry id
@@ -94,6 +95,10 @@ class AnswerPanel(QWidget):
         self.history_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history_list.setWordWrap(True)
         self.passages_label = _section("Passages")
+        self.method_label = QLabel()
+        self.method_label.setObjectName("methodLabel")
+        self.method_label.setWordWrap(True)
+        self.method_label.setEnabled(False)  # drawn in the muted colour of the current theme
         self._build_layout()
         self._connect()
 
@@ -110,6 +115,7 @@ class AnswerPanel(QWidget):
         top_layout.addLayout(buttons)
         top_layout.addWidget(_section("Answer"))
         top_layout.addWidget(self.answer_view, 1)
+        top_layout.addWidget(self.method_label)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(top)
@@ -133,7 +139,7 @@ class AnswerPanel(QWidget):
         return box
 
     def _connect(self) -> None:
-        self.question_box.submitted.connect(self.request_ask)
+        self.question_box.submitted.connect(self._submitted)
         self.ask_button.clicked.connect(self.request_ask)
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.passage_list.itemClicked.connect(lambda item: self.passageActivated.emit(self.passage_list.row(item)))
@@ -153,6 +159,10 @@ class AnswerPanel(QWidget):
         if self.question():
             self.askRequested.emit(self.question())
 
+    def _submitted(self, full_pass: bool) -> None:
+        if self.question():
+            (self.askFullPassRequested if full_pass else self.askRequested).emit(self.question())
+
     def set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
 
@@ -162,6 +172,7 @@ class AnswerPanel(QWidget):
     # answer ---------------------------------------------------------------------------------------
     def start_answer(self) -> None:
         self.answer_view.clear()
+        self.method_label.clear()
         self.passage_list.clear()
         self.passages_label.setText("Passages")
         self.history_list.clearSelection()
@@ -178,6 +189,10 @@ class AnswerPanel(QWidget):
 
     def answer_text(self) -> str:
         return self.answer_view.toPlainText()
+
+    def set_method(self, text: str) -> None:
+        """How the answer was found (full pass or attention index), under the answer."""
+        self.method_label.setText(text)
 
     def show_status(self, text: str) -> None:
         """A note in the answer area (e.g. 'Cancelled')."""

@@ -22,6 +22,7 @@ class AppSettings:
     device: str = "auto"
     window_tokens: int = _DEFAULTS.window_tokens
     top_k: int = _DEFAULTS.top_k
+    fast_follow_ups: bool = True  # answer later questions on a document from its attention index
 
     @property
     def model_spec(self) -> str:
@@ -32,8 +33,10 @@ class AppSettings:
     def model_choice(self) -> ModelChoice:
         return ModelChoice(self.model_spec, self.device)
 
-    def retrieval(self) -> RetrievalSettings:
-        return replace(_DEFAULTS, window_tokens=self.window_tokens, top_k=self.top_k)
+    def retrieval(self, full_pass: bool = False) -> RetrievalSettings:
+        """Retrieval settings for one question; `full_pass` forces the exact method even when indexed."""
+        mode = "indexed" if self.fast_follow_ups and not full_pass else "full"
+        return replace(_DEFAULTS, window_tokens=self.window_tokens, top_k=self.top_k, mode=mode)
 
     # persistence ----------------------------------------------------------------------------------
     @classmethod
@@ -47,6 +50,7 @@ class AppSettings:
             device=device if device in DEVICES else "auto",
             window_tokens=_int(store.value("retrieval/window_tokens"), _DEFAULTS.window_tokens),
             top_k=_int(store.value("retrieval/top_k"), _DEFAULTS.top_k),
+            fast_follow_ups=_bool(store.value("retrieval/fast_follow_ups"), True),
         )
 
     def save(self, store: QSettings | None = None) -> None:
@@ -56,6 +60,7 @@ class AppSettings:
         store.setValue("model/device", self.device)
         store.setValue("retrieval/window_tokens", self.window_tokens)
         store.setValue("retrieval/top_k", self.top_k)
+        store.setValue("retrieval/fast_follow_ups", self.fast_follow_ups)
         store.sync()
 
 
@@ -64,6 +69,15 @@ def _int(value: object, default: int) -> int:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return default
+
+
+def _bool(value: object, default: bool) -> bool:
+    """QSettings gives back "true"/"false" strings from INI files and bools from native stores."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    return default
 
 
 def recent_files(store: QSettings | None = None) -> list[str]:

@@ -58,6 +58,26 @@ def app_icon() -> QIcon:
     return QIcon(str(resources_dir() / "icons" / "infiniretri.svg"))
 
 
+def method_summary(stats: dict) -> str:
+    """A few words for the status bar on how the answer was found."""
+    if stats.get("mode") == "indexed":
+        return "fast follow-up from the attention index"
+    return f"full pass over {stats.get('windows', 0):,} windows"
+
+
+def method_note(stats: dict, windows: int) -> str:
+    """One sentence under the answer saying which method answered it."""
+    if stats.get("mode") == "indexed":
+        focus = int(stats.get("focus_windows", 0))
+        return (f"Fast follow-up: the whole document was scored against its attention index, then the best "
+                f"{focus} window{'s' if focus != 1 else ''} of {windows:,} were read again in full. "
+                "Question ▸ Ask with a Full Pass reads everything.")
+    note = f"Full pass: all {windows:,} windows were read."
+    if stats.get("index_bytes"):
+        note += " The attention index is saved, so follow-up questions take seconds."
+    return note
+
+
 class MainWindow(QMainWindow):
     documentLoaded = Signal(object)  # the Document
     answerFinished = Signal(object)  # AskOutcome
@@ -146,6 +166,9 @@ class MainWindow(QMainWindow):
             "&Previous Passage", self.previous_passage, ["Shift+F3", "Alt+Up"], "previous"
         )
         self.ask_action = self._action("&Ask", self.panel.request_ask, ["Ctrl+Return", "Ctrl+Enter"], "ask")
+        self.ask_full_action = self._action(
+            "Ask with a &Full Pass", self.ask_full_pass, ["Ctrl+Shift+Return", "Ctrl+Shift+Enter"]
+        )
         self.cancel_action = self._action("&Cancel", self.escape, ["Esc"], "cancel")
         self.settings_action = self._action("&Settings…", self.open_settings, ["Ctrl+,"], "settings")
         self.about_action = self._action("&About InfiniRetri", self._about)
@@ -170,6 +193,7 @@ class MainWindow(QMainWindow):
             go_menu.addAction(action)
         question_menu = bar.addMenu("&Question")
         question_menu.addAction(self.ask_action)
+        question_menu.addAction(self.ask_full_action)
         question_menu.addAction(self.cancel_action)
         bar.addMenu("&Help").addAction(self.about_action)
 
@@ -194,6 +218,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.panel.askRequested.connect(self.ask)
+        self.panel.askFullPassRequested.connect(lambda question: self.ask(question, full_pass=True))
         self.panel.cancelRequested.connect(self.cancel)
         self.panel.passageActivated.connect(self.go_to_passage)
         self.panel.historySelected.connect(self.show_history_entry)
@@ -339,7 +364,11 @@ class MainWindow(QMainWindow):
         self.recent_menu.addAction("Clear Recent Files").triggered.connect(lambda *_: clear_recent_files())
 
     # asking ---------------------------------------------------------------------------------------
-    def ask(self, question: str) -> None:
+    def ask_full_pass(self) -> None:
+        """Ask with the exact method (every window read), even when the document has an attention index."""
+        self.ask(self.panel.question(), full_pass=True)
+
+    def ask(self, question: str, full_pass: bool = False) -> None:
         question = question.strip()
         if not question:
             return
@@ -348,7 +377,8 @@ class MainWindow(QMainWindow):
             return
         self._detach(self.ask_job)
         job = AskJob(
-            self.engine, self.holder, self.settings.model_choice(), self.document, question, self.settings.retrieval()
+            self.engine, self.holder, self.settings.model_choice(), self.document, question,
+            self.settings.retrieval(full_pass),
         )
         job.signals.progress.connect(self._on_ask_progress)
         job.signals.token.connect(self.panel.append_token)
@@ -383,7 +413,8 @@ class MainWindow(QMainWindow):
         self._show_passages(result.passages, outcome.rects)
         self.area.show_result(result.windows, result.passages, self.highlights)
         seconds = time.monotonic() - self._ask_started
-        self.status.done(f"Answered in {seconds:.1f} s · {len(result.windows):,} windows · {len(result.passages)} passages")
+        self.status.done(f"Answered in {seconds:.1f} s · {len(result.passages)} passages · {method_summary(result.stats)}")
+        self.panel.set_method(method_note(result.stats, len(result.windows)))
         self.status.set_model(f"{outcome.model_name} on {outcome.device}" if outcome.device else outcome.model_name)
         self._remember(outcome)
         self.answerFinished.emit(outcome)
@@ -452,6 +483,7 @@ class MainWindow(QMainWindow):
         self.cancel_action.setEnabled(self.busy)
         self.panel.set_can_ask(has_document)
         self.ask_action.setEnabled(has_document)
+        self.ask_full_action.setEnabled(has_document)
         is_pdf = has_document and self.document.kind == "pdf"
         for action in (self.zoom_in_action, self.zoom_out_action, self.fit_action, self.goto_action):
             action.setEnabled(is_pdf or self.area.is_pdf)

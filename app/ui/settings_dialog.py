@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -47,6 +48,12 @@ class SettingsDialog(QDialog):
             self.device.addItem(DEVICE_LABELS[device], device)
         self.window_tokens = QSpinBox(minimum=128, maximum=32768, singleStep=128, suffix=" tokens")
         self.top_k = QSpinBox(minimum=1, maximum=4096, singleStep=10)
+        self.fast_follow_ups = QCheckBox("Answer follow-up questions from the document's attention index")
+        self.fast_follow_ups.setToolTip(
+            "The first question on a document reads all of it and saves an index; later questions score the "
+            "whole document against that index and re-read only the best parts: seconds instead of minutes. "
+            "Untick for the exact method on every question (Question ▸ Ask with a Full Pass does it once)."
+        )
         self._build_layout()
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.browse.clicked.connect(self._browse)
@@ -62,6 +69,7 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         form.addRow("Window size", self.window_tokens)
         form.addRow("Top-k tokens", self.top_k)
+        form.addRow("Follow-ups", self.fast_follow_ups)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
             | QDialogButtonBox.StandardButton.Cancel
@@ -82,6 +90,7 @@ class SettingsDialog(QDialog):
         self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
         self.window_tokens.setValue(settings.window_tokens)
         self.top_k.setValue(settings.top_k)
+        self.fast_follow_ups.setChecked(settings.fast_follow_ups)
         self._kind_changed()
 
     def settings(self) -> AppSettings:
@@ -92,6 +101,7 @@ class SettingsDialog(QDialog):
             device=str(self.device.currentData()),
             window_tokens=self.window_tokens.value(),
             top_k=self.top_k.value(),
+            fast_follow_ups=self.fast_follow_ups.isChecked(),
         )
 
     def _kind_changed(self) -> None:

@@ -290,6 +290,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--follow-ups", type=int, default=2, help=f"questions after the first (max {len(CASES) - 1})")
     parser.add_argument("--methods", default=",".join(METHODS), help="subset of " + ",".join(METHODS))
     parser.add_argument("--model", default="bundled", help="model spec as for `infiniretri ask --model`")
+    parser.add_argument("--cache", default="", help="keep indexes in this folder across runs (default: a fresh "
+                        "one, so the first question builds the index); a second run with the same folder "
+                        "times every question as a follow-up")
     return parser.parse_args(argv)
 
 
@@ -297,10 +300,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
     cases = CASES[: 1 + max(0, min(args.follow_ups, len(CASES) - 1))]
-    model = load_model(args.model, "cpu")
     source = kjv_text()
-    # The index (if any) goes to a fresh cache, so the first question really builds it.
-    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="baselines-cache-")
+    if args.cache:
+        os.environ["XDG_CACHE_HOME"] = args.cache
+    model = load_model(args.model, "cpu")
+    # The index (if any) goes to a fresh cache, so the first question really builds it, unless --cache.
+    os.environ["XDG_CACHE_HOME"] = args.cache or tempfile.mkdtemp(prefix="baselines-cache-")
     summary: list[list[object]] = []
     details: list[list[object]] = []
     for length in parse_lengths(args.lengths):
