@@ -81,7 +81,7 @@ def test_a_cancelled_pass_leaves_no_index(tiny_model, text):
 
 
 def test_streaming_softmax_matches_one_chunk(tiny_model, text):
-    result = retrieve(text, split_sentences(text), "Who made the firmament?", tiny_model, FULL)
+    retrieve(text, split_sentences(text), "Who made the firmament?", tiny_model, FULL)
     index = open_index(_folder(text, tiny_model))
     prompt = build_prompt_parts(tiny_model.tokenizer, "Where was the garden?")
     queries, weights = question_queries(tiny_model.model, 1, prompt, 256)

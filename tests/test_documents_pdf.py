@@ -169,6 +169,25 @@ def test_progress_and_cancel(tmp_path: Path) -> None:
         load_document(path, cancel=lambda: len(seen) > 6, on_progress=lambda d, t: seen.append((d, t)))
 
 
+def test_extraction_takes_turns_with_other_mupdf_users(tmp_path: Path) -> None:
+    """MuPDF is not thread safe: the loader reads pages only while it holds MUPDF_LOCK (the renderer's lock)."""
+    import threading
+
+    from app.documents import MUPDF_LOCK
+
+    path = make_pdf(tmp_path / "p.pdf", [f"Page {i} says hello." for i in range(3)])
+    pages: list[int] = []
+    with MUPDF_LOCK:
+        worker = threading.Thread(
+            target=load_document, args=(path,), kwargs={"use_cache": False, "on_progress": lambda d, t: pages.append(d)}
+        )
+        worker.start()
+        worker.join(timeout=0.5)
+        assert worker.is_alive() and not pages, "no page is read while another thread holds the lock"
+    worker.join(timeout=30)
+    assert pages == [1, 2, 3]
+
+
 def test_encrypted_pdf_needs_the_right_password(tmp_path: Path, isolated_cache: Path) -> None:
     path = make_encrypted_pdf(tmp_path / "secret.pdf", ["Secret plans are here."], "s3cret")
     with pytest.raises(EncryptedDocumentError) as missing:

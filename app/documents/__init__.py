@@ -13,12 +13,13 @@ from app.documents.errors import (
     UnsupportedFileError,
 )
 from app.documents.loader import DocumentInfo, load_document, probe_document
-from app.documents.pdf_loader import tesseract_available
+from app.documents.pdf_loader import MUPDF_LOCK, tesseract_available
 from app.documents.provenance import GlyphMap
 from app.documents.sentences import DEFAULT_MAX_CHARS, split_sentences
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
+    "MUPDF_LOCK",
     "CorruptDocumentError",
     "Document",
     "DocumentCancelled",

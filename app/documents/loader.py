@@ -17,7 +17,7 @@ from app.documents.errors import (
     EncryptedDocumentError,
     UnreadableFileError,
 )
-from app.documents.pdf_loader import load_pdf, open_pdf, pdf_title
+from app.documents.pdf_loader import close_pdf, load_pdf, open_pdf, pdf_title
 from app.documents.sentences import DEFAULT_MAX_CHARS, split_sentences
 from app.documents.text_loader import load_text
 
@@ -49,7 +49,7 @@ def probe_document(path: str | os.PathLike[str]) -> DocumentInfo:
     try:
         return DocumentInfo("pdf", doc.page_count, pdf_title(doc, p))
     finally:
-        doc.close()
+        close_pdf(doc)
 
 
 def load_document(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,10 @@ TEXT_FLAGS = (pymupdf.TEXTFLAGS_WORDS & ~pymupdf.TEXT_PRESERVE_LIGATURES) | pymu
 PAGE_SEPARATOR = "\n\n"
 NO_TEXT_LAYER = "This document has no text layer (it looks like scanned images)."
 
+# MuPDF is not thread safe, even across documents. Every MuPDF call of the app holds this lock (the
+# loader page by page, the GUI's page renderer per page), so that extraction and rendering interleave.
+MUPDF_LOCK = threading.RLock()
+
 
 def tesseract_available() -> bool:
     return shutil.which("tesseract") is not None
@@ -41,6 +46,16 @@ def tesseract_available() -> bool:
 
 def open_pdf(path: Path, password: str | None = None) -> Any:
     """Open (and unlock) a PDF with PyMuPDF; raises DocumentError subclasses."""
+    with MUPDF_LOCK:
+        return _open_pdf(path, password)
+
+
+def close_pdf(doc: Any) -> None:
+    with MUPDF_LOCK:
+        doc.close()
+
+
+def _open_pdf(path: Path, password: str | None) -> Any:
     try:
         doc = pymupdf.open(str(path), filetype="pdf")
     except Exception as exc:  # PyMuPDF raises FileDataError, EmptyFileError, RuntimeError...
@@ -61,7 +76,8 @@ def open_pdf(path: Path, password: str | None = None) -> Any:
 
 
 def pdf_title(doc: Any, path: Path) -> str:
-    title = ((doc.metadata or {}).get("title") or "").strip()
+    with MUPDF_LOCK:
+        title = ((doc.metadata or {}).get("title") or "").strip()
     return title or path.stem
 
 
@@ -122,14 +138,17 @@ def load_pdf(
     try:
         acc, warnings = _extract_pages(doc, on_progress, cancel, ocr and tesseract_available())
         if acc.words == 0:
-            _raise_no_text(doc, path)
-        if doc.is_repaired:
+            with MUPDF_LOCK:
+                _raise_no_text(doc, path)
+        with MUPDF_LOCK:
+            repaired = doc.is_repaired
+        if repaired:
             warnings.insert(
                 0, f"{path.name} is damaged (perhaps truncated); some of its text may be missing."
             )
         title = pdf_title(doc, path)
     finally:
-        doc.close()
+        close_pdf(doc)
     _check_unchanged(path, before)
     return Document(
         path=path,
@@ -153,7 +172,8 @@ def _extract_pages(
     for index in range(total):
         if cancel is not None and cancel():
             raise DocumentCancelled()
-        label, size, words = _read_page(doc, index, ocr, warnings)
+        with MUPDF_LOCK:
+            label, size, words = _read_page(doc, index, ocr, warnings)
         acc.add_page(index, label, size, build_page_text(paragraphs(reading_order(blocks_from_words(words)))))
         if on_progress is not None:
             on_progress(index + 1, total)

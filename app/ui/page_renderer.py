@@ -5,7 +5,7 @@ each new file) and are dropped when the page is no longer wanted by the time the
 so fast scrolling through thousands of pages does not build a backlog.
 
 PyMuPDF is not thread safe, even across documents: every MuPDF call here holds ``mupdf_lock()``,
-which is shared with the document loader when ``app.documents`` provides ``MUPDF_LOCK``.
+which is ``app.documents.MUPDF_LOCK``, shared with the document loader.
 """
 
 from __future__ import annotations
@@ -16,17 +16,12 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-_FALLBACK_LOCK = threading.RLock()
+from app.documents import MUPDF_LOCK
 
 
 def mupdf_lock() -> threading.RLock:
-    """The process-wide lock around PyMuPDF calls (the documents layer's one when it has it)."""
-    try:
-        import app.documents as documents
-
-        return getattr(documents, "MUPDF_LOCK", _FALLBACK_LOCK)
-    except Exception:
-        return _FALLBACK_LOCK
+    """The process-wide lock around PyMuPDF calls, shared with the documents layer's loader."""
+    return MUPDF_LOCK
 
 
 class _RenderWorker(QObject):
