@@ -84,15 +84,18 @@ def passages_context(passages: Sequence[Passage]) -> str:
 
 
 def best_passages(
-    passages: Sequence[Passage], tokenizer: Any, budget_tokens: int, min_score: float = 0.0
+    passages: Sequence[Passage], tokenizer: Any, budget_tokens: int, min_score: float = 0.0, min_words: int = 4
 ) -> list[Passage]:
     """The highest-scoring passages (score >= min_score, the best one always) within `budget_tokens`,
-    back in document order. Small models answer better from a few strong passages than from all."""
+    back in document order. Small models answer better from a few strong passages than from all, and
+    fragments under `min_words` words (headings, page furniture) mislead them more than they inform."""
     chosen: list[Passage] = []
     used = 0
     for passage in sorted(passages, key=lambda p: -p.score):
         if chosen and passage.score < min_score:
             break
+        if chosen and len(passage.text.split()) < min_words:
+            continue
         cost = len(tokenizer(passage.text, add_special_tokens=False)["input_ids"])
         if chosen and used + cost > budget_tokens:
             continue

@@ -143,7 +143,8 @@ def _load_document(path: Path) -> TokenizedDocument:
 def question_queries(
     model: Any, layer: int, prompt: PromptParts, window_tokens: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The question read alone: its rotated queries (1, heads, rows, dim) and row weights (rows,)."""
+    """The question read alone: its rotated queries (1, heads, rows, dim) and row weights (rows,).
+    Queries are rotated as if the question came right after a full window."""
     ids = torch.tensor([prompt.prefix_ids + prompt.suffix_ids], device=model.device)
     start = len(prompt.prefix_ids) + prompt.question_offset
     captured = capture_layer_inputs(model, ids, [layer])[layer]

@@ -153,8 +153,8 @@ def _indexed_pass(run: _Run, index: AttentionIndex, windows: list[tuple[int, int
         run.on_progress(Progress("retrieving", 0, 1, message="Scoring the document with its attention index…"))
     started = time.perf_counter()
     queries, weights = question_queries(run.model.model, run.layer, run.prompt, run.settings.window_tokens)
-    scores = smooth(torch.from_numpy(score_document(run.model.model, run.layer, index, queries, weights)),
-                    run.settings.phrase_width).numpy()
+    raw = score_document(run.model.model, run.layer, index, queries, weights)
+    scores = smooth(torch.from_numpy(raw), run.settings.phrase_width).numpy()
     focus = _focus_units(run, scores)
     focused_windows = _pack_units(run.doc, focus, run.settings.window_tokens)
     state = _LoopState()
@@ -164,25 +164,33 @@ def _indexed_pass(run: _Run, index: AttentionIndex, windows: list[tuple[int, int
         _score_window(run, units, state, None)
         _report(run, number, len(focused_windows), 0, state, scored, live=False)
     state.timings = {"index_scoring_seconds": round(scored - started, 3),
-                     "focus_seconds": round(time.perf_counter() - scored, 3), "focus_windows": float(len(focused_windows))}
+                     "focus_seconds": round(time.perf_counter() - scored, 3),
+                     "focus_tokens": float(sum(_unit_length(run.doc, u) for u in focus))}
     state.windows = [_window_span(run.doc, first, end, n) for n, (first, end) in enumerate(windows)]
     token_windows = [run.doc.unit_tokens[first, 0] for first, _end in windows]
     state.raw_window_scores = np.maximum.reduceat(scores, np.asarray(token_windows)).tolist()
     return state
 
 
+def _unit_length(doc: TokenizedDocument, unit: int) -> int:
+    return int(doc.unit_tokens[unit, 1] - doc.unit_tokens[unit, 0])
+
+
 def _focus_units(run: _Run, scores: np.ndarray) -> list[int]:
-    """Units holding the top-k tokens of the whole document, best first, with their neighbours, in budget."""
+    """Units holding the best tokens of the whole document, best first, each with its neighbours, within
+    the follow-up budget; sorted in document order."""
     doc = run.doc
     owner = np.repeat(np.arange(doc.num_units), doc.unit_tokens[:, 1] - doc.unit_tokens[:, 0])
-    best_tokens = np.argsort(-scores)[: run.settings.top_k]
+    candidates = min(run.settings.top_k * 4, scores.size)
+    best_tokens = np.argpartition(-scores, candidates - 1)[:candidates]
+    best_tokens = best_tokens[np.argsort(-scores[best_tokens])]
     ranked = list(dict.fromkeys(owner[best_tokens].tolist()))
     chosen: set[int] = set()
     used = 0
     for unit in ranked:
         for neighbour in (unit, unit - 1, unit + 1):
             if 0 <= neighbour < doc.num_units and neighbour not in chosen:
-                cost = int(doc.unit_tokens[neighbour, 1] - doc.unit_tokens[neighbour, 0])
+                cost = _unit_length(doc, neighbour)
                 if used + cost > run.settings.followup_tokens and chosen:
                     return sorted(chosen)
                 chosen.add(neighbour)

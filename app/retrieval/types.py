@@ -40,7 +40,7 @@ class RetrievalSettings:
     layer: int | None = None  # None: the calibrated layer of the model
     max_new_tokens: int = 200
     answer_context_tokens: int = 256  # the best passages up to this many tokens feed the answer ...
-    answer_min_score: float = 0.25  # ... if their score is at least this share of the best passage's
+    answer_min_score: float = 0.5  # ... if their score is at least this share of the best passage's
     question_weighting: bool = True
     mode: str = "full"  # "full": the exact pass over every window; "indexed": use the attention index if any
     build_index: bool = True  # a full pass also writes the attention index for later questions

@@ -68,9 +68,10 @@ def method_summary(stats: dict) -> str:
 def method_note(stats: dict, windows: int) -> str:
     """One sentence under the answer saying which method answered it."""
     if stats.get("mode") == "indexed":
-        focus = int(stats.get("focus_windows", 0))
-        return (f"Fast follow-up: the whole document was scored against its attention index, then the best "
-                f"{focus} window{'s' if focus != 1 else ''} of {windows:,} were read again in full. "
+        focus = int(stats.get("focus_tokens", 0))
+        total = max(int(stats.get("document_tokens", 0)), 1)
+        return (f"Fast follow-up: the whole document was scored against its attention index, then its best "
+                f"{focus:,} tokens ({focus / total:.1%}) were read again in full. "
                 "Question ▸ Ask with a Full Pass reads everything.")
     note = f"Full pass: all {windows:,} windows were read."
     if stats.get("index_bytes"):
