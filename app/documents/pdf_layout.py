@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 # A word as PyMuPDF's page.get_text("words") gives it: x0, y0, x1, y1, text, block_no, line_no, word_no.
@@ -83,16 +83,7 @@ def reading_order(blocks: list[Block]) -> list[Block]:
 
 def _bands(blocks: list[Block]) -> list[list[Block]]:
     """Horizontal bands of blocks whose vertical extents overlap (chained)."""
-    bands: list[list[Block]] = []
-    bottom = float("-inf")
-    for block in sorted(blocks, key=lambda b: b.y0):
-        if bands and block.y0 < bottom - 1.0:
-            bands[-1].append(block)
-            bottom = max(bottom, block.y1)
-        else:
-            bands.append([block])
-            bottom = block.y1
-    return bands
+    return _chains(blocks, lambda b: b.y0, lambda b: b.y1, slack=-1.0)
 
 
 def _merge_column_bands(bands: list[list[Block]]) -> list[list[Block]]:
@@ -108,16 +99,23 @@ def _merge_column_bands(bands: list[list[Block]]) -> list[list[Block]]:
 
 def _columns(blocks: list[Block]) -> list[list[Block]]:
     """Blocks split at vertical gutters (x ranges separated by at least MIN_GUTTER), left to right."""
-    columns: list[list[Block]] = []
-    right = float("-inf")
-    for block in sorted(blocks, key=lambda b: b.x0):
-        if columns and block.x0 < right + MIN_GUTTER:
-            columns[-1].append(block)
-            right = max(right, block.x1)
+    return _chains(blocks, lambda b: b.x0, lambda b: b.x1, slack=MIN_GUTTER)
+
+
+def _chains(
+    blocks: list[Block], low: Callable[[Block], float], high: Callable[[Block], float], slack: float
+) -> list[list[Block]]:
+    """Blocks sorted by `low`, grouped while each starts before the group's reach (max `high`) + slack."""
+    groups: list[list[Block]] = []
+    reach = float("-inf")
+    for block in sorted(blocks, key=low):
+        if groups and low(block) < reach + slack:
+            groups[-1].append(block)
+            reach = max(reach, high(block))
         else:
-            columns.append([block])
-            right = block.x1
-    return columns
+            groups.append([block])
+            reach = high(block)
+    return groups
 
 
 def paragraphs(blocks: list[Block]) -> list[Block]:

