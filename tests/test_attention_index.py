@@ -98,3 +98,21 @@ def test_a_different_sentence_split_does_not_reuse_the_index(tiny_model, text):
     merged = sentences[1:]  # another split of the same text: its units differ, so must its index
     result = retrieve(text, merged, "Where was the garden?", tiny_model, INDEXED)
     assert result.stats["mode"] == "full"
+
+
+def test_old_indexes_are_pruned_least_recently_used_first(tmp_path):
+    import os
+
+    from app.retrieval.index import prune_indexes
+
+    for number, name in enumerate(["old", "used", "new"]):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "keys.npy").write_bytes(b"x" * 1000)
+        (folder / "meta.json").write_text("{}")
+        os.utime(folder / "meta.json", (1000 + number, 1000 + number))
+    os.utime(tmp_path / "used" / "meta.json", (5000, 5000))  # opened recently
+    removed = prune_indexes(tmp_path, limit_bytes=2100, keep=tmp_path / "new")
+    assert [f.name for f in removed] == ["old"]
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["new", "used"]
+    assert prune_indexes(tmp_path, limit_bytes=0, keep=tmp_path / "new") == [tmp_path / "used"]

@@ -8,8 +8,10 @@ they came right after a full window, so query-key distances match what the full 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import Sequence
@@ -33,6 +35,7 @@ from app.retrieval.prompt import PromptParts
 from app.retrieval.units import SpanLike, TokenizedDocument
 
 INDEX_VERSION = 2
+CACHE_LIMIT_BYTES = 4 * 1024**3  # indexes beyond this, least recently used first, are deleted
 META = "meta.json"
 KEYS = "keys.npy"
 DOCUMENT = "document.npz"  # the tokenised document, so that a follow-up need not tokenise again
@@ -97,6 +100,7 @@ class IndexWriter:
                  unit_chars=doc.unit_chars)
         meta = dict(meta, version=INDEX_VERSION, num_tokens=self.num_tokens)
         (self.folder / META).write_text(json.dumps(meta))
+        prune_indexes(self.folder.parent, CACHE_LIMIT_BYTES, keep=self.folder)
 
     def abort(self) -> None:
         self.keys = None
@@ -112,7 +116,7 @@ class AttentionIndex:
 
     @property
     def size_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.folder.iterdir() if f.is_file())
+        return _folder_bytes(self.folder)
 
 
 def open_index(folder: Path) -> AttentionIndex | None:
@@ -126,10 +130,42 @@ def open_index(folder: Path) -> AttentionIndex | None:
         num_tokens = meta.get("num_tokens")
         if meta.get("version") != INDEX_VERSION or keys.shape[0] != num_tokens or document.num_tokens != num_tokens:
             raise ValueError("index does not match its document")
+        _mark_used(folder)
         return AttentionIndex(folder, keys, document, meta)
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         shutil.rmtree(folder, ignore_errors=True)
         return None
+
+
+def prune_indexes(root: Path, limit_bytes: int, keep: Path | None = None) -> list[Path]:
+    """Delete the least recently used indexes under `root` until they fit in `limit_bytes`; never `keep`."""
+    folders = [f for f in root.iterdir() if f.is_dir()] if root.is_dir() else []
+    sizes = {f: _folder_bytes(f) for f in folders}
+    total = sum(sizes.values())
+    removed: list[Path] = []
+    for folder in sorted(folders, key=_last_used):
+        if total <= limit_bytes:
+            break
+        if folder != keep:
+            shutil.rmtree(folder, ignore_errors=True)
+            total -= sizes[folder]
+            removed.append(folder)
+    return removed
+
+
+def _mark_used(folder: Path) -> None:
+    """Touch the index's metadata so that prune_indexes keeps recently used indexes longest."""
+    with contextlib.suppress(OSError):  # a read-only cache still serves the index
+        os.utime(folder / META)
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+
+
+def _last_used(folder: Path) -> float:
+    marker = folder / META
+    return marker.stat().st_mtime if marker.is_file() else 0.0  # unfinished ones go first
 
 
 def _load_document(path: Path) -> TokenizedDocument:
