@@ -257,3 +257,15 @@ def test_first_run_opens_the_sample(isolated, monkeypatch, tmp_path):
 def test_format_eta():
     assert format_eta(None) == "" and format_eta(5.2) == "5 s left"
     assert format_eta(125) == "2 min 05 s left" and format_eta(3725) == "1 h 02 min left"
+
+
+def test_status_text_names_each_step_of_both_methods():
+    from app.retrieval.types import Progress
+    from app.ui.status_bar import describe
+
+    assert describe(Progress("retrieving", 3, 10)) == "Scanning windows: window 3 of 10…"
+    scoring = Progress("retrieving", 0, 1, message="Scoring the document with its attention index…")
+    assert describe(scoring) == "Scoring the document with its attention index…"
+    assert describe(Progress("retrieving", 1, 2, message="Re-reading the best passages")) == (
+        "Re-reading the best passages: window 1 of 2…"
+    )

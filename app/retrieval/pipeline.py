@@ -267,7 +267,8 @@ def _report(
         raw = state.raw_window_scores
         latest = state.windows[-1]
         window = WindowScore(latest.index, latest.start, latest.end, raw[-1] / max(max(raw), 1e-12))
-    run.on_progress(Progress("retrieving", number + 1, total, rate, eta, window))
+    message = "" if live else "Re-reading the best passages"
+    run.on_progress(Progress("retrieving", number + 1, total, rate, eta, window, message))
 
 
 def _result(text: str, run: _Run, state: _LoopState, started: float) -> RetrievalResult:

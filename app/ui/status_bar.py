@@ -29,7 +29,9 @@ def format_eta(seconds: float | None) -> str:
 
 def describe(progress: Progress) -> str:
     text = STAGE_TEXT.get(progress.stage, progress.stage.capitalize())
-    if progress.total > 0 and progress.stage in ("retrieving", "extracting"):
+    if progress.stage == "retrieving" and progress.message:  # e.g. the indexed fast path's own steps
+        text = progress.message.rstrip("…")
+    if progress.total > 0 and progress.done > 0 and progress.stage in ("retrieving", "extracting"):
         unit = "window" if progress.stage == "retrieving" else "page"
         text += f": {unit} {progress.done:,} of {progress.total:,}"
     if progress.message and progress.stage in ("loading", "calibrating"):
