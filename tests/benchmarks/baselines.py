@@ -126,6 +126,8 @@ def full_settings() -> RetrievalSettings:
 
 def _outcome(model: LoadedModel, doc: Document, case: Case, found: Sequence[Passage], reply: str, seconds: float,
              note: str = "") -> Outcome:
+    if not case.sentences:  # a question about the real text: no needle span to check
+        return Outcome(None, None, correct(reply, case), seconds, note, reply)
     context = best_passages(found, model.tokenizer, ANSWER_BUDGET, MIN_SCORE)
     return Outcome(all_retained(found, doc.haystack, case), all_retained(context, doc.haystack, case),
                    correct(reply, case), seconds, note, reply)
@@ -165,7 +167,7 @@ def run_truncate(model: LoadedModel, doc: Document, case: Case) -> Outcome:
         kept = truncated_passage(model.tokenizer, doc)
         reply = generate_answer(model, [kept], case.question, max_new_tokens=MAX_NEW_TOKENS,
                                 context_tokens=TRUNCATE_TOKENS + 100)
-    found = all_retained([kept], doc.haystack, case)
+    found = all_retained([kept], doc.haystack, case) if case.sentences else None
     return Outcome(found, found, correct(reply, case), elapsed[0], f"kept {kept.end:,} chars", reply)
 
 
@@ -290,6 +292,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--follow-ups", type=int, default=2, help=f"questions after the first (max {len(CASES) - 1})")
     parser.add_argument("--methods", default=",".join(METHODS), help="subset of " + ",".join(METHODS))
     parser.add_argument("--model", default="bundled", help="model spec as for `infiniretri ask --model`")
+    parser.add_argument("--ask-also", default="", help="more follow-ups about the real text, no needle: "
+                        "'question=expected word;question=expected word' (found is not measured for them)")
     parser.add_argument("--cache", default="", help="keep indexes in this folder across runs (default: a fresh "
                         "one, so the first question builds the index); a second run with the same folder "
                         "times every question as a follow-up")
@@ -300,6 +304,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
     cases = CASES[: 1 + max(0, min(args.follow_ups, len(CASES) - 1))]
+    needle_cases = list(cases)
+    for number, item in enumerate(filter(None, args.ask_also.split(";"))):
+        question, _, value = item.partition("=")
+        cases.append(Case(f"text {number + 1}", (), question.strip(), value.strip()))
     source = kjv_text()
     if args.cache:
         os.environ["XDG_CACHE_HOME"] = args.cache
@@ -309,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     summary: list[list[object]] = []
     details: list[list[object]] = []
     for length in parse_lengths(args.lengths):
-        doc = make_document(model, source, length, cases)
+        doc = make_document(model, source, length, needle_cases)
 
         def report(method: str, number: int, outcome: Outcome, length: int = length) -> None:
             details.append(detail_row(length, cases[number], method, number, outcome))
