@@ -43,7 +43,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "screenshot.png")
     parser.add_argument("--document", type=Path, default=None, help="default: the bundled sample")
-    parser.add_argument("--question", default="Who was swallowed by a great fish, and for how long?")
+    parser.add_argument("--question", default="What did the king hold out to Esther?")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--size", default="1440x900", help="window size in logical pixels")
     parser.add_argument("--timeout", type=float, default=900.0)
