@@ -116,7 +116,7 @@ class AttentionIndex:
 
     @property
     def size_bytes(self) -> int:
-        return _folder_bytes(self.folder)
+        return folder_bytes(self.folder)
 
 
 def open_index(folder: Path) -> AttentionIndex | None:
@@ -140,7 +140,7 @@ def open_index(folder: Path) -> AttentionIndex | None:
 def prune_indexes(root: Path, limit_bytes: int, keep: Path | None = None) -> list[Path]:
     """Delete the least recently used indexes under `root` until they fit in `limit_bytes`; never `keep`."""
     folders = [f for f in root.iterdir() if f.is_dir()] if root.is_dir() else []
-    sizes = {f: _folder_bytes(f) for f in folders}
+    sizes = {f: folder_bytes(f) for f in folders}
     total = sum(sizes.values())
     removed: list[Path] = []
     for folder in sorted(folders, key=_last_used):
@@ -159,8 +159,9 @@ def _mark_used(folder: Path) -> None:
         os.utime(folder / META)
 
 
-def _folder_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files in an index folder; 0 when there is none."""
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) if folder.is_dir() else 0
 
 
 def _last_used(folder: Path) -> float:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +16,7 @@ from app.retrieval.generation import generate_answer
 from app.retrieval.index import (
     AttentionIndex,
     IndexWriter,
+    folder_bytes,
     index_folder,
     open_index,
     question_queries,
@@ -105,7 +105,7 @@ def retrieve(
     else:
         writer = IndexWriter(folder, doc) if settings.build_index else None
         state = _full_pass(run, windows, writer)
-        mode, index_bytes = "full", _folder_size(folder)
+        mode, index_bytes = "full", folder_bytes(folder)
     result = _result(text, run, state, started)
     result.stats.update(mode=mode, index_bytes=index_bytes, **state.timings)
     return result
@@ -165,15 +165,11 @@ def _indexed_pass(run: _Run, index: AttentionIndex, windows: list[tuple[int, int
         _report(run, number, len(focused_windows), 0, state, scored, live=False)
     state.timings = {"index_scoring_seconds": round(scored - started, 3),
                      "focus_seconds": round(time.perf_counter() - scored, 3),
-                     "focus_tokens": float(sum(_unit_length(run.doc, u) for u in focus))}
+                     "focus_tokens": float(sum(run.doc.unit_length(u) for u in focus))}
     state.windows = [_window_span(run.doc, first, end, n) for n, (first, end) in enumerate(windows)]
     token_windows = [run.doc.unit_tokens[first, 0] for first, _end in windows]
     state.raw_window_scores = np.maximum.reduceat(scores, np.asarray(token_windows)).tolist()
     return state
-
-
-def _unit_length(doc: TokenizedDocument, unit: int) -> int:
-    return int(doc.unit_tokens[unit, 1] - doc.unit_tokens[unit, 0])
 
 
 def _focus_units(run: _Run, scores: np.ndarray) -> list[int]:
@@ -190,7 +186,7 @@ def _focus_units(run: _Run, scores: np.ndarray) -> list[int]:
     for unit in ranked:
         for neighbour in (unit, unit - 1, unit + 1):
             if 0 <= neighbour < doc.num_units and neighbour not in chosen:
-                cost = _unit_length(doc, neighbour)
+                cost = doc.unit_length(neighbour)
                 if used + cost > run.settings.followup_tokens and chosen:
                     return sorted(chosen)
                 chosen.add(neighbour)
@@ -203,7 +199,7 @@ def _pack_units(doc: TokenizedDocument, units: list[int], window_tokens: int) ->
     windows: list[list[int]] = [[]]
     used = 0
     for unit in units:
-        cost = int(doc.unit_tokens[unit, 1] - doc.unit_tokens[unit, 0])
+        cost = doc.unit_length(unit)
         if windows[-1] and used + cost > window_tokens:
             windows.append([])
             used = 0
@@ -217,7 +213,7 @@ def _score_window(run: _Run, window_units: list[int], state: _LoopState, writer:
     doc, prompt, settings = run.doc, run.prompt, run.settings
     previous = len(state.retained)
     units = state.retained + window_units
-    lengths = np.asarray([doc.unit_tokens[u, 1] - doc.unit_tokens[u, 0] for u in units], dtype=np.int64)
+    lengths = np.asarray([doc.unit_length(u) for u in units], dtype=np.int64)
     context_ids = np.concatenate([doc.unit_ids(u) for u in units])
     ids = np.concatenate([prompt.prefix_ids, context_ids, prompt.suffix_ids]).astype(np.int64)
     context = (len(prompt.prefix_ids), len(prompt.prefix_ids) + len(context_ids))
@@ -292,10 +288,6 @@ def _result(text: str, run: _Run, state: _LoopState, started: float) -> Retrieva
         "layer": run.layer,
     }
     return RetrievalResult(passages, windows, stats)
-
-
-def _folder_size(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) if folder.is_dir() else 0
 
 
 def _passage(text: str, doc: TokenizedDocument, unit: int, score: float) -> Passage:

@@ -35,6 +35,9 @@ class TokenizedDocument:
     def num_units(self) -> int:
         return int(self.unit_tokens.shape[0])
 
+    def unit_length(self, unit: int) -> int:
+        return int(self.unit_tokens[unit, 1] - self.unit_tokens[unit, 0])
+
     def unit_ids(self, unit: int) -> np.ndarray:
         start, end = self.unit_tokens[unit]
         return self.ids[start:end]

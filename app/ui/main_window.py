@@ -65,7 +65,7 @@ def method_summary(stats: dict) -> str:
     return f"full pass over {stats.get('windows', 0):,} windows"
 
 
-def method_note(stats: dict, windows: int) -> str:
+def method_note(stats: dict) -> str:
     """One sentence under the answer saying which method answered it."""
     if stats.get("mode") == "indexed":
         focus = int(stats.get("focus_tokens", 0))
@@ -73,7 +73,7 @@ def method_note(stats: dict, windows: int) -> str:
         return (f"Fast follow-up: the whole document was scored against its attention index, then its best "
                 f"{focus:,} tokens ({focus / total:.1%}) were read again in full. "
                 "Question ▸ Ask with a Full Pass reads everything.")
-    note = f"Full pass: all {windows:,} windows were read."
+    note = f"Full pass: all {stats.get('windows', 0):,} windows were read."
     if stats.get("index_bytes"):
         note += " The attention index is saved, so follow-up questions take seconds."
     return note
@@ -415,7 +415,7 @@ class MainWindow(QMainWindow):
         self.area.show_result(result.windows, result.passages, self.highlights)
         seconds = time.monotonic() - self._ask_started
         self.status.done(f"Answered in {seconds:.1f} s · {len(result.passages)} passages · {method_summary(result.stats)}")
-        self.panel.set_method(method_note(result.stats, len(result.windows)))
+        self.panel.set_method(method_note(result.stats))
         self.status.set_model(f"{outcome.model_name} on {outcome.device}" if outcome.device else outcome.model_name)
         self._remember(outcome)
         self.answerFinished.emit(outcome)

@@ -4,8 +4,8 @@ One renderer thread owns its own ``pymupdf.Document``. Requests carry a generati
 each new file) and are dropped when the page is no longer wanted by the time the thread gets to them,
 so fast scrolling through thousands of pages does not build a backlog.
 
-PyMuPDF is not thread safe, even across documents: every MuPDF call here holds ``mupdf_lock()``,
-which is ``app.documents.MUPDF_LOCK``, shared with the document loader.
+PyMuPDF is not thread safe, even across documents: every MuPDF call here holds
+``app.documents.MUPDF_LOCK``, shared with the document loader.
 """
 
 from __future__ import annotations
@@ -19,11 +19,6 @@ from PySide6.QtGui import QImage
 from app.documents import MUPDF_LOCK
 
 
-def mupdf_lock() -> threading.RLock:
-    """The process-wide lock around PyMuPDF calls, shared with the documents layer's loader."""
-    return MUPDF_LOCK
-
-
 class _RenderWorker(QObject):
     """Lives on the render thread."""
 
@@ -34,7 +29,7 @@ class _RenderWorker(QObject):
     @Slot(int)
     def measure(self, generation: int) -> None:
         try:
-            with mupdf_lock():
+            with MUPDF_LOCK:
                 document = self._document(generation)
                 if document is None or document.page_count == 0:
                     return
@@ -64,7 +59,7 @@ class _RenderWorker(QObject):
     def _render(self, generation: int, index: int, scale: float) -> QImage | None:
         import pymupdf
 
-        with mupdf_lock():
+        with MUPDF_LOCK:
             document = self._document(generation)
             if document is None or not 0 <= index < document.page_count:
                 return None
@@ -91,7 +86,7 @@ class _RenderWorker(QObject):
     @Slot()
     def close_document(self) -> None:
         if self._doc is not None:
-            with mupdf_lock():
+            with MUPDF_LOCK:
                 self._doc.close()
         self._doc, self._doc_generation = None, -1
 
