@@ -28,6 +28,7 @@ from app.retrieval.prompt import PromptParts, build_prompt_parts
 from app.retrieval.scoring import smooth, token_scores, top_tokens
 from app.retrieval.types import (
     AnswerResult,
+    BadInputError,
     CancelToken,
     Passage,
     Progress,
@@ -87,7 +88,7 @@ def retrieve(
     """Run the sliding-window retrieval: over the whole document, or (indexed mode, when the document
     has an index) over the sentences the index points at."""
     if not question.strip():
-        raise ValueError("The question is empty.")
+        raise BadInputError("The question is empty.")
     started = time.perf_counter()
     layer = settings.layer if settings.layer is not None else scoring_layer_for(model, on_progress)
     folder = index_folder(text, sentences, model.fingerprint, layer, settings.window_tokens)
@@ -96,7 +97,7 @@ def retrieve(
         on_progress(Progress(stage="tokenizing", done=0, total=0, message="Reading the document…"))
     doc = index.document if index else tokenize_document(model.tokenizer, text, sentences)
     if doc.num_units == 0:
-        raise ValueError("The document has no text to search.")
+        raise BadInputError("The document has no text to search.")
     run = _Run(model, layer, doc, build_prompt_parts(model.tokenizer, question), settings, on_progress, cancel)
     windows = pack_windows(doc, settings.window_tokens)
     if index is not None:

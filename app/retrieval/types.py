@@ -12,6 +12,10 @@ class Cancelled(Exception):
     """Raised inside the core when the caller's cancel token is set."""
 
 
+class BadInputError(ValueError):
+    """The question or the document cannot be searched (empty question, no text); exit 2 in the CLI."""
+
+
 class CancelToken:
     """A thread-safe flag the core checks between windows and between generated tokens."""
 
