@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
-COMMANDS = {"ask", "calibrate", "selfcheck"}
+COMMANDS = {"ask", "index", "calibrate", "selfcheck"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,11 +30,19 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--layer", type=int, help="score at this layer instead of the calibrated one")
     ask.add_argument("--max-new-tokens", type=int, default=200)
     ask.add_argument(
-        "--mode", choices=["full", "indexed"], default="full",
-        help="full: the exact pass over the whole document (writes the attention index); "
-        "indexed: answer a follow-up from the document's attention index when it has one",
+        "--mode", choices=["auto", "full", "indexed"], default="auto",
+        help="auto (default): read the sentences the lexical index and the attention index rank best, or the "
+        "whole document when that is quick; full: the paper's exact pass over every window (writes the attention "
+        "index); indexed: read the sentences the attention index ranks best (builds it first if missing)",
     )
     ask.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    index = sub.add_parser("index", help="build (or resume) FILE's attention index without a question")
+    index.add_argument("file")
+    _model_arguments(index)
+    index.add_argument("--password", help="password of an encrypted PDF")
+    index.add_argument("--window", type=int, default=1024, help="window size in tokens (default 1024)")
+    index.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
+    index.add_argument("--quiet", action="store_true", help="no progress on stderr")
     calibrate = sub.add_parser("calibrate", help="measure the best scoring layer of a model and store it")
     _model_arguments(calibrate)
     calibrate.add_argument("--output", help="also write the result into this calibration JSON file")
@@ -55,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_gui(args[0] if args else None)
     options = build_parser().parse_args(args)
-    handlers = {"ask": run_ask, "calibrate": run_calibrate, "selfcheck": run_selfcheck}
+    handlers = {"ask": run_ask, "index": run_index, "calibrate": run_calibrate, "selfcheck": run_selfcheck}
     return handlers[options.command](options)
 
 
@@ -99,6 +107,35 @@ def run_ask(options: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_index(options: argparse.Namespace) -> int:
+    from app.documents import DocumentError, load_document
+    from app.retrieval.indexing import build_index
+    from app.retrieval.lexical import lexical_index
+    from app.retrieval.models import ModelLoadError, load_model
+    from app.retrieval.types import RetrievalSettings
+
+    progress = _StderrProgress(quiet=options.quiet)
+    try:
+        document = load_document(options.file, password=options.password)
+    except DocumentError as exc:
+        return fail(str(exc), EXIT_BAD_INPUT)
+    try:
+        model = load_model(options.model, options.device, progress)
+    except ModelLoadError as exc:
+        return fail(str(exc), EXIT_FAILURE)
+    lexical_index(document.text, document.sentences)
+    report = build_index(document.text, document.sentences, model, RetrievalSettings(window_tokens=options.window),
+                         progress)
+    progress.finish()
+    if options.json:
+        json.dump(report.to_json(), sys.stdout)
+        print()
+    else:
+        print(f"{report.document_tokens:,} tokens indexed in {report.seconds:.1f} s "
+              f"({report.tokens_per_second:,.0f} tokens/s); index {report.index_bytes / 1e6:,.1f} MB")
+    return EXIT_OK
+
+
 def _one_based_page(document: Any) -> Any:
     def page(offset: int) -> int | None:
         index = document.page_at(offset)
@@ -131,12 +168,13 @@ class _StderrProgress:
         if self.quiet:
             return
         now = time.monotonic()
-        if progress.stage == "retrieving" and progress.done < progress.total and now - self.last < 0.5:
+        if progress.stage in ("retrieving", "indexing") and progress.done < progress.total and now - self.last < 0.5:
             return
         self.last = now
-        if progress.stage == "retrieving":
+        if progress.stage in ("retrieving", "indexing") and progress.total:
             eta = f", {progress.eta_seconds:.0f} s left" if progress.eta_seconds is not None else ""
-            line = f"window {progress.done}/{progress.total}, {progress.tokens_per_second:.0f} tokens/s{eta}"
+            what = "indexed window" if progress.stage == "indexing" else "window"
+            line = f"{what} {progress.done}/{progress.total}, {progress.tokens_per_second:.0f} tokens/s{eta}"
         else:
             line = progress.message or progress.stage
         sys.stderr.write("\r\033[K" + line if sys.stderr.isatty() else line + "\n")

@@ -62,7 +62,11 @@ def test_answer_streams_the_text_it_returns(tiny_model, haystack):
     pieces: list[str] = []
     result = answer(text, split_sentences(text), "Where is Eden?", tiny_model, SETTINGS, on_token=pieces.append)
     assert pieces, "tokens were streamed"
-    assert "".join(pieces).strip().rstrip("\ufffd") == result.answer.rstrip("\ufffd")
+    if result.stats["answer_source"] == "model":
+        assert "".join(pieces).strip().rstrip("\ufffd") == result.answer.rstrip("\ufffd")
+    else:  # the random model's babble shares no word with the passages: the best one is quoted instead
+        best = result.passages[result.stats["best_passage"]]
+        assert result.answer == f'From the document: "{" ".join(best.text.split())}"'
     assert result.stats["generation_seconds"] >= 0
     assert result.to_json()["passages"][0]["page"] is None
 

@@ -64,8 +64,11 @@ def capture_layer_inputs(model: Any, input_ids: torch.Tensor, layers: Sequence[i
     return captured
 
 
-def question_attention(model: Any, layer: int, captured: tuple, question_start: int) -> torch.Tensor:
-    """Attention probabilities of rows question_start.. to every key, summed over heads: (rows, T) float32."""
+def question_attention(
+    model: Any, layer: int, captured: tuple, question_start: int, heads: Sequence[int] | None = None
+) -> torch.Tensor:
+    """Attention probabilities of rows question_start.. to every key, summed over `heads` (all when None):
+    (rows, T) float32."""
     hidden, cos, sin = captured
     with torch.inference_mode():
         query = rotate(model, layer, project(model, layer, hidden[:, question_start:], "q"),
@@ -76,7 +79,10 @@ def question_attention(model: Any, layer: int, captured: tuple, question_start: 
         rows = torch.arange(question_start, total, device=logits.device)[:, None]
         cols = torch.arange(total, device=logits.device)[None, :]
         logits = logits.masked_fill(cols > rows, float("-inf"))
-        return torch.softmax(logits, dim=-1)[0].sum(dim=0)
+        probabilities = torch.softmax(logits, dim=-1)[0]
+        if heads is not None:
+            probabilities = probabilities[list(heads)]
+        return probabilities.sum(dim=0)
 
 
 def project(model: Any, layer: int, hidden: torch.Tensor, which: str) -> torch.Tensor:

@@ -1,44 +1,57 @@
-"""Answer generation from the retained passages, streamed piece by piece to a callback."""
+"""The answer: written by the model from the few best retained sentences (with their neighbours), streamed
+to a callback; an answer that echoes the instructions or does not address the question is replaced by the
+best evidence sentence, quoted."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
-from transformers.generation.streamers import BaseStreamer
+from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import answer_prompt_ids
 from app.retrieval.types import CancelToken, Passage, TokenCallback
 
+QUOTED_PREFIX = "From the document: "
+_WORD = re.compile(r"[^\W_]+(?:[.'][^\W_]+)*", re.UNICODE)
+_STOPWORD_TEXT = (
+    "a an the of to in on at by for with from and or not no is are was were be been being it its this that these "
+    "those what which who whom whose when where why how do does did done can could should would will shall may "
+    "might must there here than then as if so such any all each some into out up down over under about you your "
+    "i me my we our they them their he she his her one has have had get gets"
+)
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_BOILERPLATE = (
+    "helpful ai assistant", "as an ai", "i'm sorry", "i am sorry", "i cannot", "i can't", "i don't know",
+    "not mentioned", "does not mention", "no information", "not provided", "does not provide", "doesn't provide",
+    "the document is", "the passages", "the question", "answer briefly", "not specified", "cannot be determined",
+    "passages from a document", "short answer taken from",
+)
 
-class _CallbackStreamer(BaseStreamer):
-    """Decodes generated tokens incrementally and hands each new piece of text to a callback."""
 
-    def __init__(self, tokenizer: Any, on_token: TokenCallback | None, prompt_length: int) -> None:
-        self.tokenizer = tokenizer
+@dataclass(frozen=True)
+class AnswerContext:
+    """The text the model answers from, and the best passage (the evidence shown under the answer)."""
+
+    text: str
+    best: Passage | None
+
+
+class _PieceStreamer(TextStreamer):
+    """transformers' own incremental decoder, handing each finished piece of text to a callback."""
+
+    def __init__(self, tokenizer: Any, on_token: TokenCallback | None) -> None:
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
         self.on_token = on_token
-        self.skip = prompt_length
-        self.ids: list[int] = []
-        self.sent = ""
 
-    def put(self, value: torch.Tensor) -> None:
-        flat = value.reshape(-1).tolist()
-        if self.skip:  # the first call carries the prompt
-            dropped = min(self.skip, len(flat))
-            flat, self.skip = flat[dropped:], self.skip - dropped
-        self.ids.extend(flat)
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        if text.endswith("\ufffd"):
-            return  # wait for the rest of a multi-byte character
-        if self.on_token and len(text) > len(self.sent):
-            self.on_token(text[len(self.sent) :])
-        self.sent = text
-
-    def end(self) -> None:
-        return None
+    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        if self.on_token and text:
+            self.on_token(text)
 
 
 class _StopOnCancel(StoppingCriteria):
@@ -71,54 +84,97 @@ def is_looping(ids: Sequence[int], max_period: int = 8, min_span: int = 24) -> b
     return any(all(tail[i] == tail[i - period] for i in range(period, min_span)) for period in range(1, max_period + 1))
 
 
-def passages_context(passages: Sequence[Passage]) -> str:
-    """Retained passages in document order; neighbours join with a space, gaps with a new line."""
-    parts: list[str] = []
-    previous_end = None
-    for passage in passages:
-        if parts:
-            parts.append(" " if previous_end is not None and passage.start - previous_end <= 2 else "\n")
-        parts.append(passage.text)
-        previous_end = passage.end
-    return "".join(parts)
+def best_passage(passages: Sequence[Passage], min_words: int = 4) -> Passage | None:
+    """The highest-scoring passage, preferring real sentences to fragments (headings, page furniture)."""
+    if not passages:
+        return None
+    sentences = [p for p in passages if len(p.text.split()) >= min_words] or list(passages)
+    return max(sentences, key=lambda p: p.score)
 
 
-def best_passages(
-    passages: Sequence[Passage], tokenizer: Any, budget_tokens: int, min_score: float = 0.0, min_words: int = 4
-) -> list[Passage]:
-    """The highest-scoring passages (score >= min_score, the best one always) within `budget_tokens`,
-    back in document order. Small models answer better from a few strong passages than from all, and
-    fragments under `min_words` words (headings, page furniture) mislead them more than they inform."""
-    chosen: list[Passage] = []
+def answer_context(
+    text: str, sentence_spans: np.ndarray, passages: Sequence[Passage], tokenizer: Any,
+    budget_tokens: int, best_count: int = 3, min_words: int = 4,
+) -> AnswerContext:
+    """The `best_count` best passages, each with the sentence before and after it in the document, best
+    first, within `budget_tokens`. Small models answer well from a small, focused context."""
+    ranked = sorted((p for p in passages if len(p.text.split()) >= min_words), key=lambda p: -p.score)
+    ranked = (ranked or sorted(passages, key=lambda p: -p.score))[:best_count]
+    groups: list[list[tuple[int, int]]] = []
+    seen: set[tuple[int, int]] = set()
     used = 0
-    for passage in sorted(passages, key=lambda p: -p.score):
-        if chosen and passage.score < min_score:
-            break
-        if chosen and len(passage.text.split()) < min_words:
-            continue
-        cost = len(tokenizer(passage.text, add_special_tokens=False)["input_ids"])
-        if chosen and used + cost > budget_tokens:
-            continue
-        chosen.append(passage)
-        used += cost
-    return sorted(chosen, key=lambda p: p.start)
+    for with_neighbours in (False, True):  # the best sentences first, then their neighbours as room allows
+        for rank, passage in enumerate(ranked):
+            spans = _neighbour_spans(sentence_spans, passage) if with_neighbours else [(passage.start, passage.end)]
+            for span in spans:
+                if span in seen or _covered(span, seen):
+                    continue
+                cost = len(tokenizer(text[span[0] : span[1]], add_special_tokens=False)["input_ids"])
+                if seen and used + cost > budget_tokens:
+                    continue
+                seen.add(span)
+                used += cost
+                while len(groups) <= rank:
+                    groups.append([])
+                groups[rank].append(span)
+    blocks = [" ".join(" ".join(text[s:e].split()) for s, e in sorted(group)) for group in groups if group]
+    return AnswerContext("\n\n".join(blocks), best_passage(passages, min_words))
 
 
-def generate_answer(
+def _neighbour_spans(sentence_spans: np.ndarray, passage: Passage) -> list[tuple[int, int]]:
+    if sentence_spans.size == 0:
+        return [(passage.start, passage.end)]
+    index = int(np.searchsorted(sentence_spans[:, 0], passage.start, side="right")) - 1
+    chosen = range(max(index - 1, 0), min(index + 2, len(sentence_spans)))
+    return [(int(sentence_spans[i, 0]), int(sentence_spans[i, 1])) for i in chosen]
+
+
+def _covered(span: tuple[int, int], seen: set[tuple[int, int]]) -> bool:
+    return any(s <= span[0] and span[1] <= e for s, e in seen)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-case words of `text` that carry meaning (no stopwords), crudely stemmed."""
+    words = (w.lower() for w in _WORD.findall(text))
+    return {_stem(w) for w in words if w not in _STOPWORDS}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def is_unhelpful(answer: str, question: str, context: str) -> bool:
+    """An answer that echoes the instructions, apologises, says nothing, repeats the question, or shares no
+    word with the passages it was meant to come from."""
+    lowered = " ".join(answer.lower().split())
+    if not lowered or any(phrase in lowered for phrase in _BOILERPLATE):
+        return True
+    words = content_words(answer)
+    if not words:
+        return False  # punctuation or a bare number the check below cannot judge: keep it
+    if words <= content_words(question):
+        return True
+    return not (words & content_words(context))
+
+
+def quoted(passage: Passage) -> str:
+    return f'{QUOTED_PREFIX}"{" ".join(passage.text.split())}"'
+
+
+def generate_text(
     model: LoadedModel,
-    passages: Sequence[Passage],
+    context: str,
     question: str,
     on_token: TokenCallback | None = None,
     cancel: CancelToken | None = None,
     max_new_tokens: int = 200,
-    context_tokens: int = 1024,
-    min_score: float = 0.0,
 ) -> str:
-    """Greedy answer to `question` from the best `passages`; raises Cancelled if cancelled."""
-    context = passages_context(best_passages(passages, model.tokenizer, context_tokens, min_score))
+    """Greedy answer to `question` from `context`; raises Cancelled if cancelled."""
     ids = answer_prompt_ids(model.tokenizer, context, question)
     input_ids = torch.tensor([ids], device=model.device)
-    streamer = _CallbackStreamer(model.tokenizer, on_token, len(ids))
     eos = model.tokenizer.eos_token_id
     with torch.inference_mode():
         output = model.model.generate(
@@ -126,7 +182,7 @@ def generate_answer(
             attention_mask=torch.ones_like(input_ids),
             max_new_tokens=max_new_tokens,
             do_sample=False,
-            streamer=streamer,
+            streamer=_PieceStreamer(model.tokenizer, on_token),
             stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel), _StopOnLoop(len(ids))]),
             pad_token_id=eos,
         )

@@ -9,6 +9,10 @@ INSTRUCTION = (
     "Read the document and answer the question. Answer from the document only, "
     "and be concise.\n\nDocument:\n{context}\n\nQuestion: {question}"
 )
+ANSWER_INSTRUCTION = (
+    "Passages from a document:\n\n{context}\n\nQuestion: {question}\n"
+    "Give a short answer taken from the passages."
+)
 _SENTINEL = "\u2063CONTEXT\u2063"
 
 
@@ -40,7 +44,12 @@ def build_prompt_parts(tokenizer: Any, question: str) -> PromptParts:
     return PromptParts(list(prefix_ids), list(encoded["input_ids"]), question_offset)
 
 
+def context_prefix_ids(tokenizer: Any) -> list[int]:
+    """The prompt's opening up to where the document starts: the same for every question."""
+    return build_prompt_parts(tokenizer, "?").prefix_ids
+
+
 def answer_prompt_ids(tokenizer: Any, context: str, question: str) -> list[int]:
-    """Token ids of the prompt that asks for the answer from the retained passages."""
-    rendered = render_chat(tokenizer, INSTRUCTION.format(context=context.strip(), question=question.strip()))
+    """Token ids of the prompt that asks for a short answer from the best passages."""
+    rendered = render_chat(tokenizer, ANSWER_INSTRUCTION.format(context=context.strip(), question=question.strip()))
     return list(tokenizer(rendered, add_special_tokens=False)["input_ids"])

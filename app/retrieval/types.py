@@ -34,21 +34,32 @@ class CancelToken:
             raise Cancelled("cancelled")
 
 
+MODES = ("auto", "full", "indexed")
+
+
 @dataclass(frozen=True)
 class RetrievalSettings:
-    """Knobs of the InfiniRetri loop; defaults follow the paper and the reference code."""
+    """Knobs of the InfiniRetri loop; defaults follow the paper and the reference code.
+
+    Modes: "full" is the paper's exact pass over every window. "indexed" runs the same loop over the
+    sentences the document's attention index ranks best (building the index first if there is none).
+    "auto" (the default) runs it over the sentences that the lexical index and the attention index built
+    so far rank best, fused; or the full pass when that is estimated to take under `auto_full_pass_seconds`.
+    """
 
     window_tokens: int = 1024
     top_k: int = 300
     phrase_width: int = 8
     layer: int | None = None  # None: the calibrated layer of the model
+    heads: tuple[int, ...] | None = None  # query heads summed at that layer; None: all of them
     max_new_tokens: int = 200
-    answer_context_tokens: int = 256  # the best passages up to this many tokens feed the answer ...
-    answer_min_score: float = 0.5  # ... if their score is at least this share of the best passage's
+    answer_context_tokens: int = 320  # the best retained sentences, with their neighbours, up to this many tokens
+    answer_passages: int = 3  # ... at most this many of the best, each with its neighbours
     question_weighting: bool = True
-    mode: str = "full"  # "full": the exact pass over every window; "indexed": use the attention index if any
+    mode: str = "auto"
     build_index: bool = True  # a full pass also writes the attention index for later questions
-    followup_tokens: int = 2048  # indexed mode: tokens of the best-scoring sentences re-read by the full loop
+    candidate_tokens: int = 4096  # auto/indexed: tokens of chosen sentences (with neighbours) the loop reads
+    auto_full_pass_seconds: float = 20.0  # auto: take the exact full pass when it is estimated to be this quick
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,14 +44,16 @@ class TokenizedDocument:
 
 
 def tokenize_document(
-    tokenizer: Any, text: str, sentences: Sequence[SpanLike], max_unit_tokens: int = 200, chunk_chars: int = 200_000
+    tokenizer: Any, text: str, sentences: Sequence[SpanLike], max_unit_tokens: int = 200, chunk_chars: int = 200_000,
+    between_chunks: Callable[[], None] | None = None,
 ) -> TokenizedDocument:
     """Tokenise `text` once and assign every token to the sentence its first character falls in.
 
-    The text is tokenised in chunks cut at sentence starts, so memory stays bounded for huge documents.
+    The text is tokenised in chunks cut at sentence starts, so memory stays bounded for huge documents;
+    `between_chunks` is called before each chunk (it may raise to cancel).
     """
     spans = _sentence_spans(text, sentences)
-    ids, starts, ends = _tokenize_in_chunks(tokenizer, text, spans[:, 0], chunk_chars)
+    ids, starts, ends = _tokenize_in_chunks(tokenizer, text, spans[:, 0], chunk_chars, between_chunks)
     owner = np.searchsorted(spans[:, 1], starts, side="right")  # first sentence ending after the token start
     keep = owner < len(spans)
     ids, starts, ends, owner = ids[keep], starts[keep], ends[keep], owner[keep]
@@ -60,7 +62,8 @@ def tokenize_document(
 
 
 def _tokenize_in_chunks(
-    tokenizer: Any, text: str, sentence_starts: np.ndarray, chunk_chars: int
+    tokenizer: Any, text: str, sentence_starts: np.ndarray, chunk_chars: int,
+    between_chunks: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Token ids and character start/end offsets of `text`, tokenised chunk by chunk."""
     cuts = [0]
@@ -75,6 +78,8 @@ def _tokenize_in_chunks(
     for begin, stop in zip(cuts, cuts[1:]):
         if stop <= begin:
             continue
+        if between_chunks:
+            between_chunks()
         encoded = tokenizer(text[begin:stop], add_special_tokens=False, return_offsets_mapping=True)
         offsets = np.asarray(encoded["offset_mapping"], dtype=np.int64).reshape(-1, 2) + begin
         ids.append(np.asarray(encoded["input_ids"], dtype=np.int64))

@@ -1,0 +1,68 @@
+"""Choosing the sentences the InfiniRetri loop reads when it does not read the whole document: rankings
+from the lexical index and the attention index, fused by reciprocal rank, each chosen sentence with its
+neighbours, within a token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from app.retrieval.units import TokenizedDocument
+
+RRF_K = 60  # the usual constant of reciprocal rank fusion: top ranks count, the long tail hardly
+
+
+def sentence_to_unit_scores(doc: TokenizedDocument, spans: np.ndarray, sentence_scores: np.ndarray) -> np.ndarray:
+    """Per-unit scores from per-sentence scores (a unit lies inside one sentence)."""
+    if spans.size == 0:
+        return np.zeros(doc.num_units, dtype=np.float32)
+    owner = np.searchsorted(spans[:, 0], doc.unit_chars[:, 0], side="right") - 1
+    return sentence_scores[np.clip(owner, 0, len(spans) - 1)].astype(np.float32)
+
+
+def token_to_unit_scores(doc: TokenizedDocument, token_scores: np.ndarray) -> np.ndarray:
+    """Per-unit scores: the best token score in the unit, over the tokens scored so far (-inf beyond)."""
+    scored = token_scores.shape[0]
+    out = np.full(doc.num_units, -np.inf, dtype=np.float32)
+    covered = np.flatnonzero((doc.unit_tokens[:, 1] <= scored) & (doc.unit_tokens[:, 1] > doc.unit_tokens[:, 0]))
+    if covered.size:
+        maxima = np.maximum.reduceat(token_scores, doc.unit_tokens[covered, 0])
+        out[covered] = maxima  # each unit's run ends where the next covered unit starts (units are contiguous)
+    return out
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of every unit by score, best first; units with no score (-inf or nan) rank nowhere (inf)."""
+    valid = np.isfinite(scores)
+    order = np.argsort(-np.where(valid, scores, -np.inf), kind="stable")
+    out = np.empty(scores.shape[0], dtype=np.float64)
+    out[order] = np.arange(1, scores.shape[0] + 1)
+    out[~valid] = np.inf
+    return out
+
+
+def fuse(unit_scores: Sequence[np.ndarray], weights: Sequence[float] | None = None, k: int = RRF_K) -> np.ndarray:
+    """Reciprocal rank fusion: sum over rankings of weight / (k + rank)."""
+    weights = weights or [1.0] * len(unit_scores)
+    fused = np.zeros(unit_scores[0].shape[0], dtype=np.float64)
+    for scores, weight in zip(unit_scores, weights):
+        fused += weight / (k + ranks(scores))
+    return fused
+
+
+def choose_units(doc: TokenizedDocument, scores: np.ndarray, budget_tokens: int, neighbours: int = 1) -> list[int]:
+    """Units by score, best first, each with `neighbours` units either side, until `budget_tokens` are
+    used; returned in document order."""
+    chosen: set[int] = set()
+    used = 0
+    for unit in np.argsort(-scores, kind="stable").tolist():
+        if not np.isfinite(scores[unit]) or scores[unit] <= 0:
+            break
+        group = [u for u in range(unit - neighbours, unit + neighbours + 1) if 0 <= u < doc.num_units and u not in chosen]
+        cost = sum(doc.unit_length(u) for u in group)
+        if chosen and used + cost > budget_tokens:
+            break
+        chosen.update(group)
+        used += cost
+    return sorted(chosen)

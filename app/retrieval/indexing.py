@@ -1,0 +1,194 @@
+"""Building a document's attention index without a question, in the background, resumably.
+
+Each window is read once, after the chat prompt's fixed opening (so the attention sink falls on the prompt,
+as in the full pass), up to the index layer; that layer's rotated keys of the window's tokens are stored.
+With no question and no retained context this reads about half the tokens of a full pass and runs
+fewer layers. The build stops between windows when cancelled or asked to pause, keeping what is done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from app.retrieval.attention import capture_layer_inputs
+from app.retrieval.calibration import scoring_layer_for
+from app.retrieval.index_scoring import window_keys
+from app.retrieval.index_store import IndexBuilder, folder_bytes, open_index, open_partial
+from app.retrieval.models import LoadedModel
+from app.retrieval.prompt import context_prefix_ids
+from app.retrieval.types import CancelToken, Progress, ProgressCallback, RetrievalSettings, WindowScore
+from app.retrieval.units import SpanLike, TokenizedDocument, pack_windows
+from app.retrieval.workspace import index_folder, tokenized
+
+GPU_BATCH_TOKENS = 16384  # windows read together on a GPU (their keys are independent)
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """Where a build stands: `complete`, or stopped (paused or cancelled) after `windows_done` windows."""
+
+    folder: Path
+    complete: bool
+    windows_done: int
+    windows: int
+    document_tokens: int
+    seconds: float
+    tokens_indexed_now: int
+    index_bytes: int
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens_indexed_now / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, float | int | bool | str]:
+        return {
+            "document_tokens": self.document_tokens,
+            "windows": self.windows,
+            "windows_done": self.windows_done,
+            "complete": self.complete,
+            "seconds": round(self.seconds, 3),
+            "tokens_indexed": self.tokens_indexed_now,
+            "tokens_per_second": round(self.tokens_per_second, 1),
+            "index_bytes": self.index_bytes,
+            "folder": str(self.folder),
+        }
+
+
+def index_status(
+    text: str, sentences: Sequence[SpanLike], model: LoadedModel, settings: RetrievalSettings = RetrievalSettings()
+) -> tuple[int, int, bool]:
+    """(indexed tokens, document tokens, complete) of the document's index, without building anything."""
+    folder = index_folder(text, sentences, model, scoring_layer_for(model), settings.window_tokens)
+    index = open_index(folder) or open_partial(folder)
+    if index is None:
+        return 0, 0, False
+    return index.indexed_tokens, index.document.num_tokens, index.complete
+
+
+def build_index(
+    text: str,
+    sentences: Sequence[SpanLike],
+    model: LoadedModel,
+    settings: RetrievalSettings = RetrievalSettings(),
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    should_pause: Callable[[], bool] | None = None,
+) -> IndexReport:
+    """Build (or resume, or find complete) the document's attention index; raises Cancelled when cancelled,
+    returns early with `complete=False` when `should_pause()` turns true."""
+    started = time.perf_counter()
+    layer = scoring_layer_for(model, on_progress)
+    folder = index_folder(text, sentences, model, layer, settings.window_tokens)
+    existing = open_index(folder)
+    if existing is not None:
+        count = int(existing.meta["windows"])
+        return IndexReport(folder, True, count, count, existing.document.num_tokens, 0.0, 0, existing.size_bytes)
+    doc = tokenized(model, text, sentences, on_progress, cancel, stored_in=folder)
+    windows = pack_windows(doc, settings.window_tokens)
+    with IndexBuilder(folder, doc, len(windows), index_meta(model, layer, settings), bytes_per_token(model, layer)) as builder:
+        first_token = builder.tokens_done
+        _index_windows(model, layer, doc, windows, builder, on_progress, cancel, should_pause)
+        done_now = builder.tokens_done - first_token
+        finished = builder.finish()
+        windows_done = builder.windows_done
+    seconds = time.perf_counter() - started
+    return IndexReport(folder, finished is not None, windows_done, len(windows), doc.num_tokens, seconds, done_now,
+                       folder_bytes(finished or builder.partial))
+
+
+def index_meta(model: LoadedModel, layer: int, settings: RetrievalSettings) -> dict[str, object]:
+    """What an index was built with; a build resumes only where all of it is the same."""
+    return {"layer": layer, "window_tokens": settings.window_tokens, "model": model.fingerprint}
+
+
+def bytes_per_token(model: LoadedModel, layer: int) -> int:
+    """Stored float16 key bytes per token."""
+    from app.retrieval.attention import decoder_layers
+
+    k_proj = decoder_layers(model.model)[layer].self_attn.k_proj
+    return int(k_proj.out_features) * 2
+
+
+def _index_windows(
+    model: LoadedModel,
+    layer: int,
+    doc: TokenizedDocument,
+    windows: list[tuple[int, int]],
+    builder: IndexBuilder,
+    on_progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    should_pause: Callable[[], bool] | None,
+) -> None:
+    """Read the windows the builder still wants, a batch at a time, reporting after each batch."""
+    prefix = np.asarray(context_prefix_ids(model.tokenizer), dtype=np.int64)
+    started, first_token = time.perf_counter(), builder.tokens_done
+    batch_tokens = GPU_BATCH_TOKENS if model.device == "cuda" else 0
+    number = builder.windows_done
+    while number < len(windows):
+        if cancel:
+            cancel.raise_if_cancelled()
+        if should_pause and should_pause():
+            return
+        batch = _next_batch(doc, windows, number, batch_tokens)
+        for window, keys in zip(batch, _batch_keys(model, layer, doc, [windows[w] for w in batch], prefix)):
+            builder.add(window, keys)
+        number = batch[-1] + 1
+        _report(on_progress, doc, windows, number - 1, builder.tokens_done - first_token, started)
+
+
+def _next_batch(doc: TokenizedDocument, windows: list[tuple[int, int]], first: int, batch_tokens: int) -> list[int]:
+    """Window numbers from `first` on whose tokens fit in `batch_tokens` (always at least one)."""
+    batch, used = [first], _window_tokens(doc, windows[first])
+    while batch[-1] + 1 < len(windows):
+        size = _window_tokens(doc, windows[batch[-1] + 1])
+        if used + size > batch_tokens:
+            break
+        batch.append(batch[-1] + 1)
+        used += size
+    return batch
+
+
+def _window_tokens(doc: TokenizedDocument, window: tuple[int, int]) -> int:
+    first, end = window
+    return int(doc.unit_tokens[end - 1, 1] - doc.unit_tokens[first, 0])
+
+
+def _batch_keys(
+    model: LoadedModel, layer: int, doc: TokenizedDocument, batch: list[tuple[int, int]], prefix: np.ndarray
+) -> list[np.ndarray]:
+    """Each window read after the prompt's opening, padded on the right to a common length (causal
+    attention never looks right, so padding changes nothing); the index layer's keys of its tokens."""
+    spans = [(int(doc.unit_tokens[first, 0]), int(doc.unit_tokens[end - 1, 1])) for first, end in batch]
+    longest = max(end - start for start, end in spans)
+    pad = int(model.tokenizer.pad_token_id or model.tokenizer.eos_token_id or 0)
+    ids = np.full((len(spans), len(prefix) + longest), pad, dtype=np.int64)
+    for row, (start, end) in enumerate(spans):
+        ids[row, : len(prefix)] = prefix
+        ids[row, len(prefix) : len(prefix) + end - start] = doc.ids[start:end]
+    input_ids = torch.from_numpy(ids).to(model.device)
+    hidden = capture_layer_inputs(model.model, input_ids, [layer])[layer][0]
+    return [
+        window_keys(model.model, layer, hidden[row : row + 1, len(prefix) : len(prefix) + end - start])
+        for row, (start, end) in enumerate(spans)
+    ]
+
+
+def _report(
+    on_progress: ProgressCallback | None, doc: TokenizedDocument, windows: list[tuple[int, int]], number: int,
+    tokens_now: int, started: float,
+) -> None:
+    if not on_progress:
+        return
+    elapsed = max(time.perf_counter() - started, 1e-6)
+    rate = tokens_now / elapsed
+    first, end = windows[number]
+    remaining_tokens = doc.num_tokens - int(doc.unit_tokens[end - 1, 1])
+    eta = remaining_tokens / rate if rate > 0 else None
+    span = WindowScore(number, int(doc.unit_chars[first, 0]), int(doc.unit_chars[end - 1, 1]), 0.0)
+    on_progress(Progress("indexing", number + 1, len(windows), rate, eta, span, "Indexing the document"))

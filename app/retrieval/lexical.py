@@ -1,0 +1,121 @@
+"""The lexical index: BM25 (bm25s, with Snowball stemming) over the document's sentences, built when a
+document opens and cached on disk beside the other per-document data."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.paths import cache_dir
+from app.retrieval.units import SpanLike
+from app.retrieval.workspace import text_key
+
+LEXICAL_VERSION = 1
+_KEEP = 3
+_cache: OrderedDict[str, LexicalIndex] = OrderedDict()
+_lock = threading.Lock()
+
+
+@dataclass
+class LexicalIndex:
+    """BM25 over sentences; `spans` are the sentences' character spans, in document order."""
+
+    retriever: object  # bm25s.BM25
+    spans: np.ndarray  # (sentences, 2)
+
+    def scores(self, question: str) -> np.ndarray:
+        """BM25 score of every sentence for `question` (zeros when no question word is in the document)."""
+        import bm25s
+
+        words = bm25s.tokenize([question], stemmer=_stemmer(), return_ids=False, show_progress=False)[0]
+        known = [w for w in words if w in self.retriever.vocab_dict]  # type: ignore[attr-defined]
+        if not known:
+            return np.zeros(len(self.spans), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
+
+
+def lexical_index(text: str, sentences: Sequence[SpanLike]) -> LexicalIndex:
+    """The document's lexical index: from memory, from the disk cache, or built now (about a second for
+    a 300-page manual) and cached."""
+    key = text_key(text, sentences)
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    spans = _spans(text, sentences)
+    folder = cache_dir() / "lexical" / f"{key}-v{LEXICAL_VERSION}"
+    index = _load(folder, spans) or _build(text, spans, folder)
+    with _lock:
+        _cache[key] = index
+        while len(_cache) > _KEEP:
+            _cache.popitem(last=False)
+    return index
+
+
+def _spans(text: str, sentences: Sequence[SpanLike]) -> np.ndarray:
+    if sentences:
+        return np.asarray([(s.start, s.end) for s in sentences], dtype=np.int64)
+    return np.asarray([(0, len(text))], dtype=np.int64)
+
+
+def _build(text: str, spans: np.ndarray, folder: Path) -> LexicalIndex:
+    import bm25s
+
+    corpus = [text[start:end] for start, end in spans.tolist()]
+    tokens = bm25s.tokenize(corpus, stemmer=_stemmer(), show_progress=False)
+    retriever = bm25s.BM25()
+    retriever.index(tokens, show_progress=False)
+    _save(retriever, folder)
+    return LexicalIndex(retriever, spans)
+
+
+def _save(retriever: object, folder: Path) -> None:
+    """Write through a temporary folder renamed into place; a failure only costs the cache."""
+    temporary = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    try:
+        shutil.rmtree(temporary, ignore_errors=True)
+        retriever.save(str(temporary), show_progress=False)  # type: ignore[attr-defined]
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(temporary, folder)
+    except OSError:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _load(folder: Path, spans: np.ndarray) -> LexicalIndex | None:
+    import bm25s
+
+    if not folder.is_dir():
+        return None
+    try:
+        retriever = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        if int(retriever.scores["num_docs"]) != len(spans):
+            raise ValueError("the cached index has another number of sentences")
+        return LexicalIndex(retriever, spans)
+    except Exception:  # a damaged cache is rebuilt, never trusted
+        with contextlib.suppress(OSError):
+            shutil.rmtree(folder)
+        return None
+
+
+_stemmer_instance: object | None = None
+
+
+def _stemmer() -> object | None:
+    """English Snowball stemming when PyStemmer is installed (it is a dependency), else none."""
+    global _stemmer_instance
+    if _stemmer_instance is None:
+        try:
+            import Stemmer
+
+            _stemmer_instance = Stemmer.Stemmer("english")
+        except ImportError:
+            return None
+    return _stemmer_instance

@@ -1,0 +1,270 @@
+"""Real-document benchmark: the dev set's questions about long Debian manuals, every method side by side
+(a script, not a test; hours on a 2-core CPU with the full pass, minutes per document without it).
+
+    python tests/benchmarks/realdocs/fetch.py                     # once: the PDFs (not in git)
+    nice -n 10 .venv/bin/python tests/benchmarks/realdocs.py [--docs gnuplot,memoir] [--methods ...]
+        [--full-limit 1] [--questions 0] [--json out.json]
+
+Per document, in one process and one run:
+1. With an empty cache, open the PDF and ask the first question in auto mode before any attention index
+   exists (lexical candidates only): "open s" and the cold "first answer s" of auto.
+2. Build the attention index without a question (`build_index`): seconds, tokens/s, bytes.
+3. Every question with every method:
+   auto     the default: lexical + attention-index candidates fused, then the InfiniRetri loop
+   cold     auto before the attention index exists (lexical candidates only): what a user gets at once
+   indexed  attention-index candidates only, then the loop
+   bm25     BM25 alone (top 36 sentences), same answer step
+   minilm   MiniLM sentence embeddings alone (top 36), same answer step
+   full     the paper's exact pass over every window (slow: only the first `--full-limit` questions per
+            document, alternating lexical and paraphrased ones)
+Metrics: `evidence` = the retained passages cover at least half of the evidence string; `page` = the best
+passage (the one the app shows under the answer) is on the evidence page (or one of `also_pages`);
+`answer` = the question's accepted-answer pattern matches the answer; `first s` = time to the first answer
+(index or embedding build included where the method needs one); `follow-up s` = mean time per later question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE / "realdocs"), str(HERE.parents[1])]
+
+from common import print_table  # noqa: E402
+from devset import DevDocument, Question, evidence_span, load_devset, pdf_path  # noqa: E402
+from sentence_rankers import MiniLM, bm25_passages, minilm_passages  # noqa: E402
+
+from app.documents import Document, load_document  # noqa: E402
+from app.retrieval import lexical, workspace  # noqa: E402
+from app.retrieval.generation import best_passage  # noqa: E402
+from app.retrieval.indexing import build_index  # noqa: E402
+from app.retrieval.models import LoadedModel, load_model  # noqa: E402
+from app.retrieval.pipeline import answer, answer_from_passages  # noqa: E402
+from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
+
+METHODS = ["auto", "cold", "indexed", "bm25", "minilm", "full"]
+
+
+@dataclass
+class Outcome:
+    question: str
+    doc: str
+    method: str
+    paraphrased: bool
+    evidence: bool
+    page: bool
+    answer_right: bool
+    seconds: float
+    answer: str
+    passages: int
+    mode: str = ""
+
+
+@dataclass
+class DocumentRun:
+    doc: str
+    pages: int
+    tokens: int = 0
+    open_seconds: float = 0.0
+    cold_first_seconds: float = 0.0
+    index_seconds: float = 0.0
+    index_tokens_per_second: float = 0.0
+    index_bytes: int = 0
+    full_tokens_per_second: float = 0.0
+    minilm_build_seconds: float = 0.0
+
+
+def covers_evidence(passages: Sequence[Passage], span: tuple[int, int] | None) -> bool:
+    """The passages cover at least half of the evidence's characters."""
+    if span is None:
+        return False
+    start, end = span
+    covered = sum(max(0, min(p.end, end) - max(p.start, start)) for p in passages)
+    return covered * 2 >= end - start
+
+
+def on_evidence_page(document: Document, best: Passage | None, question: Question) -> bool:
+    if best is None:
+        return False
+    index = document.page_at(best.start)
+    return index is not None and index + 1 in (question.page, *question.also_pages)
+
+
+def outcome(document: Document, question: Question, method: str, passages: Sequence[Passage], best: Passage | None,
+            reply: str, seconds: float, mode: str = "") -> Outcome:
+    span = evidence_span(document.text, question.evidence)
+    return Outcome(question.id, question.doc, method, question.paraphrased, covers_evidence(passages, span),
+                   on_evidence_page(document, best, question), question.answer_matches(reply), round(seconds, 2),
+                   " ".join(reply.split())[:90], len(passages), mode)
+
+
+def ask_core(model: LoadedModel, document: Document, question: Question, method: str,
+             settings: RetrievalSettings) -> Outcome:
+    started = time.perf_counter()
+    result = answer(document.text, document.sentences, question.question, model, settings)
+    seconds = time.perf_counter() - started
+    best_index = result.stats.get("best_passage")
+    best = result.passages[best_index] if isinstance(best_index, int) else None
+    return outcome(document, question, method, result.passages, best, result.answer, seconds,
+                   str(result.stats.get("mode", "")))
+
+
+def ask_ranked(model: LoadedModel, document: Document, question: Question, method: str,
+               passages: list[Passage], seconds_so_far: float) -> Outcome:
+    started = time.perf_counter()
+    reply = answer_from_passages(document.text, document.sentences, passages, question.question, model)
+    seconds = seconds_so_far + time.perf_counter() - started
+    return outcome(document, question, method, passages, best_passage(passages), reply.text, seconds)
+
+
+def forget_memory_caches() -> None:
+    """What a fresh process would have: no tokenised document, no lexical index in memory."""
+    workspace._tokenized.clear()
+    lexical._cache.clear()
+
+
+def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Question], methods: Sequence[str],
+                 full_limit: int, embedder: MiniLM, cache_root: Path) -> tuple[DocumentRun, list[Outcome]]:
+    run = DocumentRun(dev_doc.id, dev_doc.pages)
+    os.environ["XDG_CACHE_HOME"] = str(cache_root / dev_doc.id)  # an empty cache for this document
+    forget_memory_caches()
+    started = time.perf_counter()
+    document = load_document(pdf_path(dev_doc))
+    run.open_seconds = time.perf_counter() - started
+    outcomes: list[Outcome] = []
+    auto = RetrievalSettings(mode="auto")
+    cold = RetrievalSettings(mode="auto", build_index=False)
+    if "cold" in methods or "auto" in methods:
+        first = ask_core(model, document, questions[0], "cold", cold)
+        run.cold_first_seconds = first.seconds
+        if "cold" in methods:
+            outcomes.append(_log(first))
+            outcomes += [_log(ask_core(model, document, q, "cold", cold)) for q in questions[1:]]
+    report = build_index(document.text, document.sentences, model, auto)
+    run.tokens, run.index_seconds = report.document_tokens, report.seconds
+    run.index_tokens_per_second, run.index_bytes = report.tokens_per_second, report.index_bytes
+    full_questions = _full_sample(questions, full_limit)
+    for question in questions:
+        for method in methods:
+            if method == "auto":
+                outcomes.append(_log(ask_core(model, document, question, "auto", auto)))
+            elif method == "indexed":
+                outcomes.append(_log(ask_core(model, document, question, "indexed", RetrievalSettings(mode="indexed"))))
+            elif method == "bm25":
+                tick = time.perf_counter()
+                passages = bm25_passages(document.text, document.sentences, question.question)
+                outcomes.append(_log(ask_ranked(model, document, question, "bm25", passages, time.perf_counter() - tick)))
+            elif method == "minilm":
+                tick = time.perf_counter()
+                passages = minilm_passages(embedder, dev_doc.id, document.text, document.sentences, question.question)
+                seconds = time.perf_counter() - tick
+                run.minilm_build_seconds = run.minilm_build_seconds or seconds
+                outcomes.append(_log(ask_ranked(model, document, question, "minilm", passages, seconds)))
+            elif method == "full" and question in full_questions:
+                result = _log(ask_core(model, document, question, "full", RetrievalSettings(mode="full", build_index=False)))
+                run.full_tokens_per_second = run.tokens / max(result.seconds, 1e-6)
+                outcomes.append(result)
+    return run, outcomes
+
+
+def _full_sample(questions: list[Question], limit: int) -> list[Question]:
+    """The first `limit` questions alternating lexical and paraphrased ones."""
+    lexical_ones = [q for q in questions if not q.paraphrased]
+    paraphrased = [q for q in questions if q.paraphrased]
+    mixed = [q for pair in zip(lexical_ones, paraphrased) for q in pair] + lexical_ones[len(paraphrased):] + paraphrased[len(lexical_ones):]
+    return mixed[:limit]
+
+
+def _log(item: Outcome) -> Outcome:
+    flags = "".join("+" if v else "-" for v in (item.evidence, item.page, item.answer_right))
+    print(f"  {item.doc:10} {item.question:32} {item.method:8} {flags} {item.seconds:7.1f}s  {item.answer[:60]}",
+          file=sys.stderr, flush=True)
+    return item
+
+
+def _share(values: Sequence[bool]) -> str:
+    return f"{sum(values)}/{len(values)}" if values else "-"
+
+
+def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[object]]:
+    rows = []
+    first_times = {"cold": [r.cold_first_seconds for r in runs], "auto": [r.cold_first_seconds for r in runs]}
+    for method in METHODS:
+        mine = [o for o in outcomes if o.method == method]
+        if not mine:
+            continue
+        lexical_ones = [o for o in mine if not o.paraphrased]
+        paraphrased = [o for o in mine if o.paraphrased]
+        per_doc: dict[str, list[Outcome]] = {}
+        for o in mine:
+            per_doc.setdefault(o.doc, []).append(o)
+        follow = [o.seconds for items in per_doc.values() for o in items[1:]]
+        firsts = first_times.get(method) or [items[0].seconds for items in per_doc.values()]
+        if method in ("indexed",):
+            firsts = [r.index_seconds + items[0].seconds for r, items in zip(runs, per_doc.values())]
+        rows.append([
+            method, len(mine), _share([o.evidence for o in mine]), _share([o.evidence for o in lexical_ones]),
+            _share([o.evidence for o in paraphrased]), _share([o.page for o in mine]),
+            _share([o.answer_right for o in mine]), f"{sum(firsts) / len(firsts):.1f}" if firsts else "-",
+            f"{sum(follow) / len(follow):.1f}" if follow else "-",
+            f"{sum(o.passages for o in mine) / len(mine):.0f}",
+        ])
+    return rows
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
+    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS))
+    parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
+    parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")
+    parser.add_argument("--model", default="bundled")
+    parser.add_argument("--cache", default="", help="cache folder (default: a fresh temporary one)")
+    parser.add_argument("--json", default="", help="also write every outcome to this JSON file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    devset = load_devset()
+    methods = [m for m in args.methods.split(",") if m]
+    doc_ids = [d for d in args.docs.split(",") if d] or [d.id for d in devset.documents if pdf_path(d).is_file()]
+    model = load_model(args.model, "cpu")
+    embedder = MiniLM()
+    cache_root = Path(args.cache or tempfile.mkdtemp(prefix="realdocs-cache-"))
+    runs: list[DocumentRun] = []
+    outcomes: list[Outcome] = []
+    for doc_id in doc_ids:
+        questions = devset.questions_for(doc_id)[: args.questions or None]
+        run, found = run_document(model, devset.document(doc_id), questions, methods, args.full_limit, embedder,
+                                  cache_root)
+        runs.append(run)
+        outcomes += found
+        print(f"{doc_id}: {run.tokens:,} tokens, index {run.index_seconds:.0f} s "
+              f"({run.index_tokens_per_second:.0f} tok/s)", file=sys.stderr, flush=True)
+    print_table(["method", "questions", "evidence", "lexical", "paraphrased", "page", "answer", "first s",
+                 "follow-up s", "passages"], summary_rows(outcomes, runs))
+    print()
+    print_table(["document", "pages", "tokens", "open s", "cold first answer s", "index s", "index tok/s",
+                 "full pass tok/s", "index/full", "index MB", "MiniLM build s"],
+                [[r.doc, r.pages, r.tokens, f"{r.open_seconds:.1f}", f"{r.cold_first_seconds:.1f}",
+                  f"{r.index_seconds:.0f}", f"{r.index_tokens_per_second:.0f}",
+                  f"{r.full_tokens_per_second:.0f}" if r.full_tokens_per_second else "-",
+                  f"{r.index_tokens_per_second / r.full_tokens_per_second:.1f}x" if r.full_tokens_per_second else "-",
+                  f"{r.index_bytes / 1e6:.0f}", f"{r.minilm_build_seconds:.0f}"] for r in runs])
+    if args.json:
+        Path(args.json).write_text(json.dumps({"runs": [asdict(r) for r in runs],
+                                               "outcomes": [asdict(o) for o in outcomes]}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
