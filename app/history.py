@@ -10,7 +10,6 @@ open between calls.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -19,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.hashing import file_hash
 from app.retrieval.types import AnswerResult, Passage, WindowScore
 
 _SCHEMA = """
@@ -36,16 +36,10 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE INDEX IF NOT EXISTS answers_by_doc ON answers (doc_key, created);
 """
 
-_CHUNK = 1 << 20
-
 
 def document_key(path: str | Path) -> str:
-    """A content hash of the file (BLAKE2b, 128 bits, hex), streamed in 1 MiB chunks."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """A content hash of the file (BLAKE2b, 128 bits, hex)."""
+    return file_hash(path, digest_size=16)
 
 
 @dataclass(frozen=True)
