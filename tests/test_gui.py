@@ -14,7 +14,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from app.ui.app_settings import AppSettings
-from app.workers import Engine
+from app.ui.workers import Engine, FailureKind
 from tests import test_gui_helpers as helpers
 from tests.documents_fixtures import make_pdf
 from tests.test_gui_helpers import ask_and_wait, make_window, open_and_wait, page_texts
@@ -188,7 +188,7 @@ def test_corrupt_file_shows_error_and_app_stays_usable(qtbot, isolated, sample_p
     with qtbot.waitSignal(window.jobFailed, timeout=20000) as blocker:
         window.open_file(broken)
     failure = blocker.args[0]
-    assert failure.is_a("DocumentError")
+    assert failure.kind is FailureKind.DOCUMENT
     assert "Traceback" not in failure.message and failure.message
     box = window.error_boxes[-1]
     assert isinstance(box, QMessageBox) and box.isVisible() and box.text() == failure.message
@@ -207,7 +207,7 @@ def test_failing_model_shows_error_and_app_stays_usable(qtbot, sample_pdf, fake_
     with qtbot.waitSignal(window.jobFailed, timeout=20000) as blocker:
         window.ask("What colour is box 3?")
     failure = blocker.args[0]
-    assert failure.is_a("ModelLoadError")
+    assert failure.kind is FailureKind.MODEL
     assert "no-such-model" in failure.message
     assert window.error_boxes and window.error_boxes[-1].isVisible()
     wait_idle(qtbot, window)
@@ -243,7 +243,7 @@ def test_encrypted_pdf_asks_for_password(qtbot, isolated, fake_core, monkeypatch
         prompts.append(label)
         return next(answers)
 
-    monkeypatch.setattr("app.ui.main_window.QInputDialog.getText", fake_get_text)
+    monkeypatch.setattr("app.ui.dialogs.QInputDialog.getText", fake_get_text)
     window = make_window(qtbot, fake_core.engine(), isolated)
     with qtbot.waitSignal(window.documentLoaded, timeout=20000):
         window.open_file(path)
@@ -356,7 +356,7 @@ def test_zoom_and_page_box(qtbot, sample_pdf, fake_core, isolated):
 
 
 def test_tiny_model_end_to_end(qtbot, sample_pdf, isolated, tiny_model):
-    engine = Engine(load_model=lambda spec, device, on_progress=None: tiny_model)
+    engine = Engine(load_model=lambda spec, device, on_progress=None, cancel=None: tiny_model)
     window = make_window(qtbot, engine, isolated)
     open_and_wait(qtbot, window, sample_pdf)
     outcome = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=120000)
@@ -371,7 +371,7 @@ def test_tiny_model_end_to_end(qtbot, sample_pdf, isolated, tiny_model):
 
 
 def test_follow_up_uses_the_index_and_says_so(qtbot, sample_pdf, isolated, tiny_model):
-    engine = Engine(load_model=lambda spec, device, on_progress=None: tiny_model)
+    engine = Engine(load_model=lambda spec, device, on_progress=None, cancel=None: tiny_model)
     window = make_window(qtbot, engine, isolated)
     open_and_wait(qtbot, window, sample_pdf)
     first = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=120000)
@@ -391,7 +391,7 @@ def test_follow_up_uses_the_index_and_says_so(qtbot, sample_pdf, isolated, tiny_
 
 @pytest.mark.slow
 def test_bundled_model_end_to_end(qtbot, sample_pdf, isolated, bundled_model):
-    engine = Engine(load_model=lambda spec, device, on_progress=None: bundled_model)
+    engine = Engine(load_model=lambda spec, device, on_progress=None, cancel=None: bundled_model)
     window = make_window(qtbot, engine, isolated)
     open_and_wait(qtbot, window, sample_pdf)
     outcome = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=600000)

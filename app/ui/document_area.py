@@ -164,7 +164,11 @@ class DocumentArea(QWidget):
         self.strip.set_geometry(self.page_view)
 
     def shutdown(self) -> None:
+        """Stop background rendering without waiting (see `wait_for_renderer`)."""
         self.page_view.shutdown()
+
+    def wait_for_renderer(self, timeout_ms: int) -> bool:
+        return self.page_view.wait_for_renderer(timeout_ms)
 
     # results --------------------------------------------------------------------------------------
     def begin_run(self, expected_windows: int = 0) -> None:
