@@ -7,12 +7,14 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
+from app.retrieval.types import Progress
 from app.ui.app_settings import AppSettings
 from app.ui.workers import Engine, FailureKind
 from tests import test_gui_helpers as helpers
@@ -400,3 +402,186 @@ def test_bundled_model_end_to_end(qtbot, sample_pdf, isolated, bundled_model):
     texts = " ".join(p.text for p in outcome.result.passages)
     assert "box 4" in texts
     assert outcome.model_name
+
+
+# ------------------------------------------------------------------------------------------- cancel and quit
+
+
+def test_cancel_during_a_model_load_that_cannot_be_interrupted(qtbot, sample_pdf, fake_core, isolated):
+    import time
+
+    def stubborn_load(spec, device, on_progress=None, cancel=None):
+        on_progress(Progress("loading", 0, 0, message="loading a big model"))
+        time.sleep(3)  # reading weights: no cancel point
+        return fake_core.load_model(spec, device)
+
+    window = make_window(qtbot, fake_core.engine(load_model=stubborn_load), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    window.ask("What colour is box 3?")
+    qtbot.waitUntil(lambda: "Loading the model" in window.status.message.text(), timeout=5000)
+    started = time.monotonic()
+    with qtbot.waitSignal(window.runCancelled, timeout=2000):
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert time.monotonic() - started < 1.0
+    assert not window.busy and window.panel.ask_button.isEnabled()
+    window.engine = fake_core.engine()
+    outcome = ask_and_wait(qtbot, window, "What colour is box 3?")
+    assert outcome.result.passages
+    assert window.holder.wait(10) and window.holder.loaded is not None
+
+
+def test_cancel_while_a_document_loads(qtbot, isolated, fake_core):
+    import time
+
+    path = make_pdf(isolated / "long.pdf", page_texts(10) * 4)
+
+    def slow_load(path, password=None, on_progress=None, cancel=None, ocr=False):
+        for page in range(40):
+            time.sleep(0.1)  # ignores cancel: the job still reports within a second
+            on_progress(page + 1, 40)
+        raise AssertionError("never reached in this test")
+
+    window = make_window(qtbot, fake_core.engine(load_document=slow_load), isolated)
+    window.open_file(path)
+    qtbot.waitUntil(lambda: "page" in window.status.message.text(), timeout=5000)
+    started = time.monotonic()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.busy, timeout=1500)
+    assert time.monotonic() - started < 1.0
+    assert window.status.message.text() == "Opening cancelled"
+
+
+def test_closing_while_a_question_runs_is_immediate(qtbot, sample_pdf, fake_core, isolated):
+    import time
+
+    fake_core.delay = 0.05
+    fake_core.window_chars = 20
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    window.ask("What colour is box 2?")
+    qtbot.waitUntil(lambda: window.area.strip.cell_count() >= 2, timeout=10000)
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 0.3
+    assert not window.isVisible()
+    assert window.wait_for_workers(5000), "the cancelled question returns within a window"
+
+
+def test_quitting_with_a_stuck_worker_ends_the_process(tmp_path):
+    """The real entry point: close the window while a worker sleeps without looking at cancel."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "quit.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from PySide6.QtCore import QSettings, QTimer\n"
+        "from app.ui import main\n"
+        "from app.ui.workers import Engine\n"
+        "def stuck(*args, **kwargs):\n"
+        "    time.sleep(120)\n"
+        "QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.argv[2])\n"
+        "QSettings.setDefaultFormat(QSettings.Format.IniFormat)\n"
+        "app = main.make_application()\n"
+        "def close():\n"
+        "    print('closing', time.monotonic(), flush=True)\n"
+        "    for widget in app.topLevelWidgets():\n"
+        "        widget.close()\n"
+        "QTimer.singleShot(1500, close)\n"
+        "code = main.run_gui(sys.argv[1], engine=Engine(load_document=stuck))\n"
+        "print('returned', flush=True)\n"
+        "sys.exit(code)\n"
+    )
+    document = tmp_path / "notes.txt"
+    document.write_text("Some text. More text.", encoding="utf-8")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
+    process = subprocess.Popen([sys.executable, str(script), str(document), str(tmp_path / "qs")], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError("the app hung after its window was closed") from None
+    ended = time.monotonic()
+    closing = float(out.split("closing ")[1].split()[0])
+    assert process.returncode == 0, err
+    assert ended - closing < 10, f"the process took {ended - closing:.1f} s to end after the window closed"
+    assert "Traceback" not in err
+
+
+def test_gc_freeze_runs_once_per_model_load(qtbot, sample_pdf, fake_core, isolated, monkeypatch):
+    from app.ui.controllers import asking
+
+    freezes = []
+    monkeypatch.setattr(asking, "freeze_long_lived", lambda: freezes.append(1))
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    for question in ("What colour is box 1?", "What colour is box 2?", "What colour is box 3?"):
+        ask_and_wait(qtbot, window, question)
+    assert fake_core.model_loads == 1 and len(freezes) == 1
+    assert window.status.model.text().startswith("fake-model")
+
+
+# ------------------------------------------------------------------------------------------- history problems
+
+
+def test_a_damaged_history_is_moved_aside_and_the_app_starts(qtbot, sample_pdf, fake_core, isolated, monkeypatch):
+    from app.ui.main_window import MainWindow
+
+    data = isolated / "xdg_data_home" / "InfiniRetri"
+    data.mkdir(parents=True)
+    (data / "history.sqlite3").write_bytes(b"this is not a database" * 100)
+    notices = []
+    monkeypatch.setattr("app.ui.dialogs.notice_box", lambda parent, title, text: notices.append(text))
+    window = MainWindow(engine=fake_core.engine())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(notices), timeout=3000)
+    assert len(notices) == 1 and "moved to history.sqlite3.damaged-" in notices[0]
+    assert len(list(data.glob("history.sqlite3.damaged-*"))) == 1
+    open_and_wait(qtbot, window, sample_pdf)
+    ask_and_wait(qtbot, window, "What colour is box 4?")
+    assert window.panel.history_list.count() == 1
+    assert len(notices) == 1, "said once"
+
+
+def test_an_unwritable_history_keeps_answers_for_the_session(qtbot, sample_pdf, fake_core, isolated, monkeypatch):
+    from app.ui.main_window import MainWindow
+
+    blocker = isolated / "xdg_data_home"
+    blocker.write_text("a file where the data folder should be")  # nothing can be created below it
+    notices = []
+    monkeypatch.setattr("app.ui.dialogs.notice_box", lambda parent, title, text: notices.append(text))
+    window = MainWindow(engine=fake_core.engine())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(notices), timeout=3000)
+    assert "cannot be saved" in notices[0]
+    open_and_wait(qtbot, window, sample_pdf)
+    ask_and_wait(qtbot, window, "What colour is box 4?")
+    ask_and_wait(qtbot, window, "What colour is box 5?")
+    assert window.panel.history_list.count() == 2
+
+
+def test_deleting_a_history_entry_that_fails_is_reported(qtbot, sample_pdf, fake_core, isolated, monkeypatch):
+    import sqlite3
+
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    ask_and_wait(qtbot, window, "What colour is box 4?")
+    notices = []
+    monkeypatch.setattr("app.ui.dialogs.notice_box", lambda parent, title, text: notices.append(text))
+
+    def locked(entry_id):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(window.history.store, "delete", locked)
+    entry_id = window.history.entries[0].id
+    window.panel.historyDeleteRequested.emit(entry_id)
+    window.panel.historyDeleteRequested.emit(entry_id)
+    assert "could not be deleted" in window.status.message.text()
+    assert len(notices) == 1 and "database is locked" in notices[0]
+    assert window.panel.history_list.count() == 1

@@ -344,3 +344,20 @@ def test_status_text_names_each_step_of_both_methods():
     assert describe(Progress("retrieving", 1, 2, message="Re-reading the best passages")) == (
         "Re-reading the best passages: window 1 of 2…"
     )
+
+
+def test_stored_settings_of_the_wrong_type_or_range_fall_back_to_defaults(isolated):
+    from app.ui.app_settings import add_recent_file, recent_files
+
+    store = QSettings()
+    store.setValue("retrieval/window_tokens", 5)  # below what the dialog allows
+    store.setValue("retrieval/top_k", "many")
+    store.setValue("retrieval/fast_follow_ups", "false")  # how an INI file gives it back
+    store.setValue("model/device", "cuda")
+    loaded = AppSettings.load()
+    assert loaded.window_tokens == AppSettings().window_tokens and loaded.top_k == AppSettings().top_k
+    assert loaded.fast_follow_ups is False and loaded.device == "cuda"
+    store.setValue("recent/files", "/only/one.pdf")  # a one-element list comes back as a string
+    assert recent_files() == ["/only/one.pdf"]
+    add_recent_file("/two.pdf")
+    assert recent_files() == ["/two.pdf", "/only/one.pdf"]
