@@ -267,8 +267,45 @@ def test_text_file_highlights_and_jump(qtbot, isolated, fake_core):
     assert len(text_view.extraSelections()) >= len(window.passages) > 0
     last = len(window.passages) - 1
     click_passage(qtbot, window, last)
-    assert text_view.textCursor().position() == window.passages[last].start
+    assert text_view.cursor_offset() == window.passages[last].start
     assert text_view.selected is not None and text_view.selected.passage == last
+
+
+def test_text_highlights_stay_on_their_passages_after_emoji_and_rare_cjk(qtbot, isolated, fake_core):
+    """Each emoji or CJK Extension B character is two UTF-16 units in Qt and one character in Python."""
+    path = isolated / "emoji.txt"
+    prefix = "Party 😀🎉 notes with rare ideographs 𠀀𠀁𪚥 first. " * 4
+    path.write_text(prefix + "\n\n" + "\n\n".join(page_texts(8)), encoding="utf-8")
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, path)
+    ask_and_wait(qtbot, window, "What colour is box 7?")
+    text_view = window.area.text_view
+    passages = window.passages
+    assert passages and all(p.start > len(prefix) for p in passages)
+    selected = [s.cursor.selectedText() for s in text_view.extraSelections()[: len(passages)]]
+    assert selected == [p.text for p in passages]
+    click_passage(qtbot, window, len(passages) - 1)
+    assert text_view.cursor_offset() == passages[-1].start
+    cursor = text_view.textCursor()
+    assert cursor.block().text()[cursor.positionInBlock():].startswith(passages[-1].text)
+    middle = passages[-1].start + 3
+    assert text_view.offset_at_fraction(text_view.fraction_of_offset(middle)) == pytest.approx(middle, abs=1)
+
+
+def test_find_keeps_offsets_when_lower_case_changes_length(qtbot, isolated, fake_core):
+    """'İ'.lower() is two characters: searching a lower-cased copy would shift every later match."""
+    path = isolated / "turkish.txt"
+    path.write_text("İstanbul İzmir İznik. " * 5 + "\n\nThe crate weighs 38 kilograms.", encoding="utf-8")
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, path)
+    match = window.area.find("WEIGHS 38")
+    text = window.document.text
+    assert match is not None and (match.start, match.end) == (text.index("weighs 38"), text.index("weighs 38") + 9)
+    selection = window.area.text_view.extraSelections()[-1]
+    assert selection.cursor.selectedText() == "weighs 38"
+    assert window.area.find("istanbul") is not None
+    backwards = window.area.find("weighs", forward=False)
+    assert backwards is not None and text[backwards.start : backwards.end] == "weighs"
 
 
 def test_find_in_pdf_jumps_and_highlights(qtbot, sample_pdf, fake_core, isolated):

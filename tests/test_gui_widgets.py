@@ -10,6 +10,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QGuiApplication, QPalette
 
@@ -361,3 +363,15 @@ def test_stored_settings_of_the_wrong_type_or_range_fall_back_to_defaults(isolat
     assert recent_files() == ["/only/one.pdf"]
     add_recent_file("/two.pdf")
     assert recent_files() == ["/two.pdf", "/only/one.pdf"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from("ab 😀𠀀é\n\u4e00")))
+def test_utf16_positions_match_qt_counting(text):
+    from app.ui.utf16 import Utf16Positions
+
+    positions = Utf16Positions(text)
+    for offset in range(len(text) + 1):
+        qt = len(text[:offset].encode("utf-16-le")) // 2
+        assert positions.to_qt(offset) == qt
+        assert positions.from_qt(qt) == offset

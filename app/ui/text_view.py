@@ -1,4 +1,8 @@
-"""Read-only view of a plain-text document, with passages and find matches as extra selections."""
+"""Read-only view of a plain-text document, with passages and find matches as extra selections.
+
+Its public methods take and give offsets into the document's Python text; Qt's positions count UTF-16
+units and are converted at the boundary (see app.ui.utf16).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
 from app.ui.colors import FIND_COLOR, highlight_color
 from app.ui.highlights import Flash, Highlight
+from app.ui.utf16 import Utf16Positions
 
 
 class TextView(QPlainTextEdit):
@@ -22,10 +27,20 @@ class TextView(QPlainTextEdit):
         self.selected: Highlight | None = None
         self.flash = Flash(self)
         self.flash.tick.connect(self._refresh)
+        self.positions = Utf16Positions()
 
     def set_text(self, text: str) -> None:
         self.clear_highlights()
+        self.positions = Utf16Positions(text)
         self.setPlainText(text)
+
+    def _position(self, offset: int) -> int:
+        """The Qt position of a text offset, clamped to the document."""
+        return max(0, min(self.positions.to_qt(offset), self.document().characterCount() - 1))
+
+    def cursor_offset(self) -> int:
+        """The text offset of the text cursor."""
+        return self.positions.from_qt(self.textCursor().position())
 
     # highlights -----------------------------------------------------------------------------------
     def set_highlights(self, highlights: list[Highlight]) -> None:
@@ -52,9 +67,8 @@ class TextView(QPlainTextEdit):
     def _selection(self, start: int, end: int, color: QColor, outline: bool = False) -> QTextEdit.ExtraSelection:
         selection = QTextEdit.ExtraSelection()
         cursor = QTextCursor(self.document())
-        length = self.document().characterCount() - 1
-        cursor.setPosition(min(start, length))
-        cursor.setPosition(min(end, length), QTextCursor.MoveMode.KeepAnchor)
+        cursor.setPosition(self._position(start))
+        cursor.setPosition(self._position(end), QTextCursor.MoveMode.KeepAnchor)
         fmt = QTextCharFormat()
         fmt.setBackground(color)
         if outline:
@@ -77,7 +91,7 @@ class TextView(QPlainTextEdit):
 
     def _reveal(self, start: int, end: int) -> None:
         cursor = QTextCursor(self.document())
-        cursor.setPosition(min(start, self.document().characterCount() - 1))
+        cursor.setPosition(self._position(start))
         self.setTextCursor(cursor)
         self.centerCursor()
 
@@ -89,23 +103,26 @@ class TextView(QPlainTextEdit):
         return max(1, self.document().blockCount())
 
     def fraction_of_offset(self, offset: int) -> float:
-        block = self.document().findBlock(max(0, offset))
+        return self._fraction_of_position(self.positions.to_qt(max(0, offset)))
+
+    def _fraction_of_position(self, position: int) -> float:
+        block = self.document().findBlock(max(0, position))
         if not block.isValid():
             return 1.0
-        within = (offset - block.position()) / max(1, block.length())
+        within = (position - block.position()) / max(1, block.length())
         return (block.blockNumber() + min(1.0, within)) / self._block_count()
 
     def offset_at_fraction(self, fraction: float) -> int:
         count = self._block_count()
         exact = min(max(fraction, 0.0), 1.0) * count
         block = self.document().findBlockByNumber(min(count - 1, int(exact)))
-        return block.position() + int((exact - int(exact)) * max(0, block.length() - 1))
+        return self.positions.from_qt(block.position() + int((exact - int(exact)) * max(0, block.length() - 1)))
 
     def viewport_fractions(self) -> tuple[float, float]:
         top = self.cursorForPosition(self.viewport().rect().topLeft()).position()
         bottom = self.cursorForPosition(self.viewport().rect().bottomRight()).position()
-        return self.fraction_of_offset(top), self.fraction_of_offset(bottom)
+        return self._fraction_of_position(top), self._fraction_of_position(bottom)
 
     def location_label(self, offset: int) -> str:
-        block = self.document().findBlock(max(0, offset))
+        block = self.document().findBlock(self.positions.to_qt(max(0, offset)))
         return f"Line {block.blockNumber() + 1:,} of {self._block_count():,}"
