@@ -256,6 +256,29 @@ def test_encrypted_pdf_asks_for_password(qtbot, isolated, fake_core, monkeypatch
 # ------------------------------------------------------------------------------------------- text, find, history
 
 
+def test_a_scanned_pdf_offers_text_recognition(qtbot, isolated, fake_core, monkeypatch):
+    from PySide6.QtWidgets import QPushButton
+
+    from app.documents import pdf_loader
+    from tests.documents_fixtures import make_image_only_pdf
+
+    path = make_image_only_pdf(isolated / "scan.pdf")
+    monkeypatch.setattr(pdf_loader, "tesseract_available", lambda: True)
+    monkeypatch.setattr("app.documents.tesseract_available", lambda: True)
+    words = [(56.0, 60.0, 120.0, 72.0, "Scanned", 0, 0, 0), (124.0, 60.0, 170.0, 72.0, "words.", 0, 0, 1)]
+    monkeypatch.setattr(pdf_loader, "_ocr_words", lambda page, index, warnings: list(words))
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    with qtbot.waitSignal(window.jobFailed, timeout=20000) as blocker:
+        window.open_file(path)
+    failure = blocker.args[0]
+    assert failure.kind is FailureKind.NO_TEXT_LAYER and failure.ocr_available
+    buttons = [b for b in window.error_boxes[-1].findChildren(QPushButton) if "OCR" in b.text()]
+    assert len(buttons) == 1
+    with qtbot.waitSignal(window.documentLoaded, timeout=20000) as loaded:
+        buttons[0].click()
+    assert loaded.args[0].text.startswith("Scanned words.")
+
+
 def test_text_file_highlights_and_jump(qtbot, isolated, fake_core):
     path = isolated / "notes.txt"
     path.write_text("\n\n".join(page_texts(30)), encoding="utf-8")

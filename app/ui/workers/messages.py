@@ -82,7 +82,7 @@ def failure_from(exc: BaseException, title: str) -> JobFailure:
     text = str(exc).strip()
     if kind is FailureKind.INTERNAL:
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    ocr = kind is FailureKind.NO_TEXT_LAYER and _tesseract_available()
+    ocr = kind is FailureKind.NO_TEXT_LAYER and not getattr(exc, "ocr_tried", False) and _tesseract_available()
     return JobFailure(kind, title, text, details, ocr)
 
 
