@@ -93,6 +93,9 @@ def run_ask(options: argparse.Namespace) -> int:
         document = load_document(options.file, password=options.password, ocr=options.ocr)
     except DocumentError as exc:
         return fail(document_problem(exc, options.ocr), EXIT_BAD_INPUT)
+    if not options.quiet:
+        for warning in document.warnings:
+            print(f"infiniretri: warning: {warning}", file=sys.stderr)
     try:
         model = load_model(options.model, options.device, progress)
     except ModelLoadError as exc:

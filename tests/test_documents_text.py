@@ -18,6 +18,7 @@ from app.documents import (
 )
 from app.documents import cache as doc_cache
 from app.documents.text_loader import decode_text
+from tests.documents_fixtures import unprivileged
 
 
 @pytest.fixture(autouse=True)
@@ -84,11 +85,11 @@ def test_unreadable_paths(tmp_path: Path) -> None:
         probe_document(tmp_path / "missing.pdf")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads everything")
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_permission_denied(tmp_path: Path) -> None:
     path = _write(tmp_path, "locked.txt", b"secret")
     path.chmod(0)
-    with pytest.raises(UnreadableFileError):
+    with unprivileged(), pytest.raises(UnreadableFileError, match="not allowed"):
         load_document(path)
 
 

@@ -59,7 +59,7 @@ def _open_pdf(path: Path, password: str | None) -> Any:
     try:
         doc = pymupdf.open(str(path), filetype="pdf")
     except Exception as exc:  # PyMuPDF raises FileDataError, EmptyFileError, RuntimeError...
-        raise CorruptDocumentError(f"{path.name} is damaged and cannot be opened as a PDF ({exc}).") from exc
+        raise CorruptDocumentError(f"{path.name} is damaged and cannot be opened as a PDF.") from exc
     if doc.needs_pass:
         if password is None:
             doc.close()
@@ -70,8 +70,11 @@ def _open_pdf(path: Path, password: str | None) -> Any:
             doc.close()
             raise EncryptedDocumentError(f"The password for {path.name} is not correct.", wrong_password=True)
     if doc.page_count == 0:
+        repaired = doc.is_repaired
         doc.close()
-        raise CorruptDocumentError(f"{path.name} is damaged: no pages could be found in it.")
+        if repaired:
+            raise CorruptDocumentError(f"{path.name} is damaged: no pages could be found in it.")
+        raise EmptyDocumentError(f"{path.name} has no pages.")
     return doc
 
 

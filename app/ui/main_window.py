@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         self.documents.probed.connect(self._on_probed)
         self.documents.opened.connect(self._on_opened)
         self.documents.failed.connect(self._on_open_failed)
+        self.documents.warned.connect(lambda text: dialogs.notice_box(self, "Parts of the document are missing", text))
         self.asking.answered.connect(self._on_answer)
         self.asking.failed.connect(self._on_ask_failed)
         self.asking.cancelled.connect(self.runCancelled)

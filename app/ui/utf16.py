@@ -18,7 +18,10 @@ class Utf16Positions:
     """Converts between offsets into `text` and Qt positions in a document holding the same text."""
 
     def __init__(self, text: str = "") -> None:
-        offsets = np.fromiter((m.start() for m in _ASTRAL.finditer(text)), np.int64)
+        if text.isascii():  # the common case, checked at memory speed
+            offsets = np.zeros(0, np.int64)
+        else:
+            offsets = np.fromiter((m.start() for m in _ASTRAL.finditer(text)), np.int64)
         self._astral = offsets  # Python offsets of the characters that take two units
         self._astral_positions = offsets + np.arange(len(offsets))  # their Qt positions
 

@@ -14,6 +14,7 @@ from app.ui.document_area import DocumentArea
 from app.ui.status_bar import StatusPanel
 from app.ui.workers import DocumentLoaded, Engine, FailureKind, JobFailure, JobRunner, LoadDocumentJob
 
+MAX_WARNINGS = 5  # listed in the notice; the rest are counted
 PasswordPrompt = Callable[[str, bool], "str | None"]  # (file name, wrong password?) -> password or None
 
 
@@ -32,6 +33,7 @@ class DocumentController(QObject):
     probed = Signal(object)  # app.documents.DocumentInfo of the file being opened
     opened = Signal(object)  # OpenDocument
     failed = Signal(object)  # JobFailure, for the window to show (password problems are handled here)
+    warned = Signal(str)  # the document opened, but parts of it could not be read
     busyChanged = Signal()
 
     def __init__(
@@ -102,8 +104,12 @@ class DocumentController(QObject):
         self.area.show_document(loaded.document, self.password)
         pages = len(loaded.document.pages)
         what = f"{pages:,} pages" if pages else f"{len(loaded.document.text):,} characters"
-        self.status.done(f"Opened {self.path.name}: {what} in {loaded.seconds:.1f} s")
+        warnings = list(getattr(loaded.document, "warnings", []))
+        self.status.done(f"Opened {self.path.name}: {what} in {loaded.seconds:.1f} s" + (" (with problems)" if warnings else ""))
         self.opened.emit(self.current)
+        if warnings:
+            shown = warnings[:MAX_WARNINGS] + ([f"… and {len(warnings) - MAX_WARNINGS} more."] if len(warnings) > MAX_WARNINGS else [])
+            self.warned.emit("\n".join(shown))
 
     def _on_failed(self, failure: JobFailure) -> None:
         name = self.path.name if self.path else "the file"
