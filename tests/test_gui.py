@@ -417,19 +417,34 @@ def test_zoom_and_page_box(qtbot, sample_pdf, fake_core, isolated):
 # ------------------------------------------------------------------------------------------- real models
 
 
-def test_tiny_model_end_to_end(qtbot, sample_pdf, isolated, tiny_model):
+def test_tiny_model_end_to_end(qtbot, isolated, tiny_model):
+    """The real core (loader, tokenizer, attention scoring, generation) on the tiny model, through the window."""
+    path = make_pdf(isolated / "inventory.pdf", page_texts(12))
     engine = Engine(load_model=lambda spec, device, on_progress=None, cancel=None: tiny_model)
     window = make_window(qtbot, engine, isolated)
-    open_and_wait(qtbot, window, sample_pdf)
-    outcome = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=120000)
-    assert window.area.strip.cell_count() == len(outcome.result.windows) >= 1
-    assert window.panel.passage_list.count() == len(outcome.result.passages) > 0
-    click_passage(qtbot, window, 0)
-    page = window.document.page_at(window.passages[0].start)
-    assert window.area.page_view.current_page() == page
-    assert window.area.page_view.highlights_on_page(page)
-    assert outcome.result.stats["mode"] == "full"
-    assert window.panel.method_label.text().startswith("Full pass")
+    document = open_and_wait(qtbot, window, path)
+    assert len(document.pages) == 12
+    outcome = ask_and_wait(qtbot, window, "What colour is box 9?", timeout=120000)
+    result = outcome.result
+    assert result.stats["mode"] == "full" and window.panel.method_label.text().startswith("Full pass")
+    assert window.area.strip.cell_count() == len(result.windows) >= 1
+    assert window.panel.passage_list.count() == len(result.passages) > 0
+    assert all(document.text[p.start : p.end] == p.text for p in window.passages)
+
+    view = window.area.page_view
+    for i, passage in enumerate(window.passages):  # every passage is highlighted on its own page
+        page = document.page_at(passage.start)
+        assert any(h.passage == i for h in view.highlights_on_page(page)), passage.text
+    row = passage_on_later_page(window)
+    page = document.page_at(window.passages[row].start)
+    assert page > 0, "the tiny model retained a passage beyond the first page"
+    click_passage(qtbot, window, row)
+    qtbot.waitUntil(lambda: view.current_page() == page, timeout=3000)
+    assert view.selected is not None and view.selected.passage == row
+    highlight = view.selected
+    assert highlight.rects and {p for p, _ in highlight.rects} == {page}
+    qtbot.waitUntil(lambda: view.painted_highlights.get(page, 0) > 0, timeout=5000)
+    assert window.panel.passage_list.currentRow() == row
 
 
 def test_follow_up_uses_the_index_and_says_so(qtbot, sample_pdf, isolated, tiny_model):
