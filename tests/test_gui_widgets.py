@@ -12,7 +12,7 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QPalette
 
 from app.retrieval.types import Cancelled, CancelToken, Passage, Progress, WindowScore
@@ -375,3 +375,30 @@ def test_utf16_positions_match_qt_counting(text):
         qt = len(text[:offset].encode("utf-16-le")) // 2
         assert positions.to_qt(offset) == qt
         assert positions.from_qt(qt) == offset
+
+
+def test_a_long_text_fills_in_between_events_and_highlights_land_right(qtbot):
+    from app.ui.highlights import Highlight
+    from app.ui.text_view import FILL_CHUNK_CHARS, TextView
+
+    view = TextView()
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    view.show()
+    line = "A line of plain text, with an emoji 😀 now and then.\n"
+    text = line * (5 * FILL_CHUNK_CHARS // len(line))
+    target = text.rindex("emoji")
+    started = time.perf_counter()
+    view.set_text(text)
+    assert time.perf_counter() - started < 0.5 and not view.is_filled
+    view.set_highlights([Highlight(target, target + 5, 0.9, 0)])
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    with qtbot.waitSignal(view.filled, timeout=20000):
+        pass
+    timer.stop()
+    assert len(ticks) >= 3, "the event loop ran while the text was filling in"
+    assert view.document().characterCount() - 1 == len(text.encode("utf-16-le")) // 2
+    assert view.extraSelections()[0].cursor.selectedText() == "emoji"

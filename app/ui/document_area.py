@@ -123,6 +123,7 @@ class DocumentArea(QWidget):
         self.page_view.viewportMoved.connect(self.strip.update_viewport)
         self.page_view.currentPageChanged.connect(self.currentPageChanged)
         self.text_view.verticalScrollBar().valueChanged.connect(self.strip.update_viewport)
+        self.text_view.filled.connect(self.strip.invalidate)
         self.strip.jumpRequested.connect(self.scroll_to_offset)
         self.find_bar.findRequested.connect(self.find)
         self.find_bar.closed.connect(lambda: self.view.set_find_match(None))

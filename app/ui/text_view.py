@@ -1,11 +1,13 @@
 """Read-only view of a plain-text document, with passages and find matches as extra selections.
 
 Its public methods take and give offsets into the document's Python text; Qt's positions count UTF-16
-units and are converted at the boundary (see app.ui.utf16).
+units and are converted at the boundary (see app.ui.utf16). A long text is put in a megabyte at a time,
+between events, so that showing a 100 MB file never freezes the window.
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
@@ -14,10 +16,16 @@ from app.ui.highlights import Flash, Highlight
 from app.ui.utf16 import Utf16Positions
 
 
+FILL_CHUNK_CHARS = 1 << 20  # characters put into the view per turn of the event loop
+
+
 class TextView(QPlainTextEdit):
+    filled = Signal()  # the whole text is in the view
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setReadOnly(True)
+        self.document().setUndoRedoEnabled(False)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         font.setStyleHint(QFont.StyleHint.Monospace)
@@ -28,11 +36,39 @@ class TextView(QPlainTextEdit):
         self.flash = Flash(self)
         self.flash.tick.connect(self._refresh)
         self.positions = Utf16Positions()
+        self._pending = ""  # the text still to be put into the view
+        self._fill_timer = QTimer(self)
+        self._fill_timer.setInterval(0)
+        self._fill_timer.timeout.connect(self._fill_more)
 
     def set_text(self, text: str) -> None:
+        """Show `text`: the first megabyte at once, the rest in the following turns of the event loop."""
+        self._fill_timer.stop()
         self.clear_highlights()
         self.positions = Utf16Positions(text)
-        self.setPlainText(text)
+        self.setPlainText(text[:FILL_CHUNK_CHARS])
+        self._pending = text[FILL_CHUNK_CHARS:]
+        if self._pending:
+            self._fill_timer.start()
+        else:
+            self.filled.emit()
+
+    @property
+    def is_filled(self) -> bool:
+        return not self._pending
+
+    def _fill_more(self) -> None:
+        chunk, self._pending = self._pending[:FILL_CHUNK_CHARS], self._pending[FILL_CHUNK_CHARS:]
+        cursor = QTextCursor(self.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.insertText(chunk)
+        if self._pending:
+            return
+        self._fill_timer.stop()
+        self._refresh()  # highlights beyond what was there before
+        if self.selected is not None:
+            self._reveal(self.selected.start, self.selected.end)
+        self.filled.emit()
 
     def _position(self, offset: int) -> int:
         """The Qt position of a text offset, clamped to the document."""
