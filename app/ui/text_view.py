@@ -15,7 +15,6 @@ from app.ui.colors import FIND_COLOR, highlight_color
 from app.ui.highlights import Flash, Highlight
 from app.ui.utf16 import Utf16Positions
 
-
 FILL_CHUNK_CHARS = 1 << 20  # characters put into the view per turn of the event loop
 
 
