@@ -11,13 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
-    QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -29,15 +27,18 @@ from app.history import HistoryStore, open_history
 from app.paths import resources_dir
 from app.ui import dialogs
 from app.ui.answer_panel import AnswerPanel
-from app.ui.app_settings import AppSettings, add_recent_file, clear_recent_files, recent_files
+from app.ui.app_settings import AppSettings, add_recent_file
 from app.ui.controllers.asking import AskController
 from app.ui.controllers.documents import DocumentController, OpenDocument
 from app.ui.controllers.history import HistoryController
 from app.ui.controllers.passages import PassageNavigator
 from app.ui.document_area import DocumentArea
 from app.ui.icons import icon
+from app.ui.page_jump import PageJump
+from app.ui.recent_menu import RecentFilesMenu
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.status_bar import StatusPanel
+from app.ui.window_state import restore_window_state, save_window_state
 from app.ui.workers import (
     AskOutcome,
     Engine,
@@ -93,7 +94,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._connect()
-        self._restore_layout()
+        restore_window_state(self, self._splitters())
         self._update_enabled()
         self.status.set_model(self._model_label())
         self.runner.start_document_job(WarmUpJob(engine))
@@ -113,11 +114,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.status = StatusPanel()
         self.setStatusBar(self.status)
-        self.page_box = QLineEdit()
-        self.page_box.setMaximumWidth(64)
-        self.page_box.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.page_box.setToolTip("Page (type a page label or number, Ctrl+G)")
-        self.page_count_label = QLabel()
+        self.page_jump = PageJump(self.area.page_view)
+        self.page_box, self.page_count_label = self.page_jump.box, self.page_jump.count_label
 
     def _action(self, text: str, slot, shortcuts: list | None = None, icon_name: str | None = None) -> QAction:
         action = QAction(text, self)
@@ -139,7 +137,7 @@ class MainWindow(QMainWindow):
         self.zoom_in_action = self._action("Zoom &In", view.zoom_in, ["Ctrl++", "Ctrl+="], "zoom_in")
         self.zoom_out_action = self._action("Zoom &Out", view.zoom_out, ["Ctrl+-"], "zoom_out")
         self.fit_action = self._action("&Fit Width", view.zoom_fit_width, ["Ctrl+0"], "fit_width")
-        self.goto_action = self._action("&Go to Page…", self._focus_page_box, ["Ctrl+G"])
+        self.goto_action = self._action("&Go to Page…", self.page_jump.focus, ["Ctrl+G"])
         self.next_action = self._action("&Next Passage", self.navigator.next, ["F3", "Alt+Down"], "next")
         self.previous_action = self._action(
             "&Previous Passage", self.navigator.previous, ["Shift+F3", "Alt+Up"], "previous"
@@ -156,8 +154,9 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.recent_menu = RecentFilesMenu(self)
+        self.recent_menu.fileChosen.connect(self.open_file)
+        file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
@@ -202,8 +201,6 @@ class MainWindow(QMainWindow):
         self.panel.passageActivated.connect(self.navigator.go_to)
         self.panel.historySelected.connect(self.show_history_entry)
         self.panel.historyDeleteRequested.connect(self.history.delete)
-        self.area.currentPageChanged.connect(self._show_current_page)
-        self.page_box.returnPressed.connect(self._page_box_entered)
         self.documents.opening.connect(self._on_opening)
         self.documents.probed.connect(self._on_probed)
         self.documents.opened.connect(self._on_opened)
@@ -264,32 +261,12 @@ class MainWindow(QMainWindow):
         return self.documents.busy or self.asking.busy
 
     # layout persistence and closing ---------------------------------------------------------------
-    def _restore_layout(self) -> None:
-        store = QSettings()
-        geometry = store.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 820)
-        for key, widget in (("window/splitter", self.splitter), ("window/panel_splitter", self.panel.splitter)):
-            state = store.value(key)
-            if isinstance(state, QByteArray) and not state.isEmpty():
-                widget.restoreState(state)
-        state = store.value("window/state")
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state)
-
-    def _save_layout(self) -> None:
-        store = QSettings()
-        store.setValue("window/geometry", self.saveGeometry())
-        store.setValue("window/state", self.saveState())
-        store.setValue("window/splitter", self.splitter.saveState())
-        store.setValue("window/panel_splitter", self.panel.splitter.saveState())
-        store.sync()
+    def _splitters(self) -> dict[str, QSplitter]:
+        return {"splitter": self.splitter, "panel_splitter": self.panel.splitter}
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Close at once: running jobs are cancelled and silenced, never waited for here."""
-        self._save_layout()
+        save_window_state(self, self._splitters())
         self.runner.shutdown()
         self.holder.forget()
         self.area.shutdown()
@@ -318,17 +295,15 @@ class MainWindow(QMainWindow):
         self.panel.start_answer()
         self.history.show_for("")
         self.setWindowTitle(f"{path.name} — InfiniRetri")
-        self.page_box.clear()
-        self.page_count_label.clear()
+        self.page_jump.clear()
 
     def _on_probed(self, info: Any) -> None:
         if getattr(info, "kind", "") == "pdf":
-            self.page_count_label.setText(f" of {info.page_count:,} ")
+            self.page_jump.set_count(info.page_count)
 
     def _on_opened(self, opened: OpenDocument) -> None:
-        pages = len(opened.document.pages)
-        self.page_count_label.setText(f" of {pages:,} " if pages else "")
-        self._show_current_page(max(0, self.area.page_view.current_page()))
+        self.page_jump.set_count(len(opened.document.pages))
+        self.page_jump.show_page(max(0, self.area.page_view.current_page()))
         add_recent_file(str(opened.path))
         self.history.show_for(opened.key)
         self._update_enabled()
@@ -352,19 +327,6 @@ class MainWindow(QMainWindow):
         if files:
             event.acceptProposedAction()
             self.open_file(files[0])
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        files = recent_files()
-        for path in files:
-            action = self.recent_menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.triggered.connect(lambda *_, p=path: self.open_file(p))
-        if not files:
-            self.recent_menu.addAction("No recent files").setEnabled(False)
-            return
-        self.recent_menu.addSeparator()
-        self.recent_menu.addAction("Clear Recent Files").triggered.connect(lambda *_: clear_recent_files())
 
     # asking ---------------------------------------------------------------------------------------
     def ask_full_pass(self) -> None:
@@ -419,33 +381,6 @@ class MainWindow(QMainWindow):
             action.setEnabled(is_pdf or self.area.is_pdf)
         self.page_box.setEnabled(is_pdf)
         self.find_action.setEnabled(has_document)
-
-    # page navigation ------------------------------------------------------------------------------
-    def _show_current_page(self, index: int) -> None:
-        view = self.area.page_view
-        if 0 <= index < view.page_count and not self.page_box.hasFocus():
-            self.page_box.setText(view.pages[index].label or str(index + 1))
-
-    def _focus_page_box(self) -> None:
-        self.page_box.setFocus()
-        self.page_box.selectAll()
-
-    def _page_box_entered(self) -> None:
-        index = self.page_index_for(self.page_box.text())
-        if index is not None:
-            self.area.page_view.go_to_page(index)
-        self.area.page_view.setFocus()
-
-    def page_index_for(self, text: str) -> int | None:
-        """A page label ('iv', 'A-3') or a 1-based page number."""
-        text = text.strip()
-        pages = self.area.page_view.pages
-        for i, page in enumerate(pages):
-            if page.label and page.label == text:
-                return i
-        if text.isdigit() and 1 <= int(text) <= len(pages):
-            return int(text) - 1
-        return None
 
     # history --------------------------------------------------------------------------------------
     def show_history_entry(self, entry_id: int) -> None:

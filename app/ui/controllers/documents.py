@@ -105,11 +105,11 @@ class DocumentController(QObject):
         pages = len(loaded.document.pages)
         what = f"{pages:,} pages" if pages else f"{len(loaded.document.text):,} characters"
         warnings = list(getattr(loaded.document, "warnings", []))
-        self.status.done(f"Opened {self.path.name}: {what} in {loaded.seconds:.1f} s" + (" (with problems)" if warnings else ""))
+        problems = " (with problems)" if warnings else ""
+        self.status.done(f"Opened {self.path.name}: {what} in {loaded.seconds:.1f} s{problems}")
         self.opened.emit(self.current)
         if warnings:
-            shown = warnings[:MAX_WARNINGS] + ([f"… and {len(warnings) - MAX_WARNINGS} more."] if len(warnings) > MAX_WARNINGS else [])
-            self.warned.emit("\n".join(shown))
+            self.warned.emit(_listed(warnings))
 
     def _on_failed(self, failure: JobFailure) -> None:
         name = self.path.name if self.path else "the file"
@@ -126,3 +126,11 @@ class DocumentController(QObject):
         name = self.path.name if self.path else "the file"
         self.area.show_message(f"Opening {name} was cancelled.")
         self.status.done("Opening cancelled")
+
+
+def _listed(warnings: list[str]) -> str:
+    """The first few warnings, one a line, and how many more there are."""
+    lines = warnings[:MAX_WARNINGS]
+    if len(warnings) > MAX_WARNINGS:
+        lines.append(f"… and {len(warnings) - MAX_WARNINGS} more.")
+    return "\n".join(lines)
