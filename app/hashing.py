@@ -62,7 +62,7 @@ def remembered_file_hash(path: str | os.PathLike[str], store: Path, digest_size:
             return str(entry["hash"])
     value = file_hash(resolved, digest_size)
     with _STORE_LOCK:
-        known = _read_store(store)
+        known = {path: entry for path, entry in _read_store(store).items() if os.path.exists(path)}
         known[key] = {"stamp": stamp, "hash": value}
         _write_store(store, known)
     return value

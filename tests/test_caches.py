@@ -58,6 +58,12 @@ def test_remembered_hash_is_computed_once_per_version_of_the_file(tmp_path, monk
     assert hashing.remembered_file_hash(path, store) != first and len(calls) == 2
     store.write_text("{ damaged")
     assert hashing.remembered_file_hash(path, store) and len(calls) == 3
+    assert str(path.resolve()) in store.read_text()
+    path.unlink()
+    third = tmp_path / "third.gguf"
+    third.write_bytes(b"c")
+    hashing.remembered_file_hash(third, store)
+    assert str(path.resolve()) not in store.read_text(), "entries of deleted files are dropped"
 
 
 def test_model_fingerprint_sees_past_the_first_mebibyte(tmp_path):
