@@ -9,10 +9,11 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = {"ask", "index", "calibrate", "selfcheck"}
 
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arguments(ask)
     ask.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
     ask.add_argument("--password", help="password of an encrypted PDF")
+    ask.add_argument("--ocr", action="store_true", help="read scanned pages with text recognition (Tesseract)")
     ask.add_argument("--window", type=int, default=1024, help="window size in tokens (default 1024)")
     ask.add_argument("--top-k", type=int, default=300, help="tokens kept per window (default 300)")
     ask.add_argument("--layer", type=int, help="score at this layer instead of the calibrated one")
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="bundled", help="bundled, a model folder, a .gguf file or a hub id")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an unexpected failure")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,7 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_gui(args[0] if args else None)
     options = build_parser().parse_args(args)
     handlers = {"ask": run_ask, "index": run_index, "calibrate": run_calibrate, "selfcheck": run_selfcheck}
-    return handlers[options.command](options)
+    try:
+        return handlers[options.command](options)
+    except KeyboardInterrupt:
+        return fail("interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:  # an unexpected failure: one line, the traceback only with --debug
+        if getattr(options, "debug", False):
+            traceback.print_exc(file=sys.stderr)
+        return fail(_one_line(exc), EXIT_FAILURE)
 
 
 def fail(message: str, code: int) -> int:
@@ -72,19 +82,28 @@ def fail(message: str, code: int) -> int:
     return code
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def run_ask(options: argparse.Namespace) -> int:
+    """Bad input (a document that cannot be read, an empty question) exits 2; any other failure 1."""
     from app.documents import DocumentError, load_document
     from app.retrieval.models import ModelLoadError, load_model
     from app.retrieval.pipeline import answer
-    from app.retrieval.types import RetrievalSettings
+    from app.retrieval.types import BadInputError, RetrievalSettings
 
     if not options.question.strip():
         return fail("the question is empty", EXIT_BAD_INPUT)
     progress = _StderrProgress(quiet=options.quiet)
     try:
-        document = load_document(options.file, password=options.password)
+        document = load_document(options.file, password=options.password, ocr=options.ocr)
     except DocumentError as exc:
-        return fail(str(exc), EXIT_BAD_INPUT)
+        return fail(document_problem(exc, options.ocr), EXIT_BAD_INPUT)
+    if not options.quiet:
+        for warning in document.warnings:
+            print(f"infiniretri: warning: {warning}", file=sys.stderr)
     try:
         model = load_model(options.model, options.device, progress)
     except ModelLoadError as exc:
@@ -96,7 +115,7 @@ def run_ask(options: argparse.Namespace) -> int:
     on_token = None if options.json else _print_piece
     try:
         result = answer(document.text, document.sentences, options.question, model, settings, progress, on_token)
-    except ValueError as exc:
+    except BadInputError as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
     progress.finish()
     if options.json:
@@ -118,7 +137,7 @@ def run_index(options: argparse.Namespace) -> int:
     try:
         document = load_document(options.file, password=options.password)
     except DocumentError as exc:
-        return fail(str(exc), EXIT_BAD_INPUT)
+        return fail(document_problem(exc, False), EXIT_BAD_INPUT)
     try:
         model = load_model(options.model, options.device, progress)
     except ModelLoadError as exc:
@@ -134,6 +153,18 @@ def run_index(options: argparse.Namespace) -> int:
         print(f"{report.document_tokens:,} tokens indexed in {report.seconds:.1f} s "
               f"({report.tokens_per_second:,.0f} tokens/s); index {report.index_bytes / 1e6:,.1f} MB")
     return EXIT_OK
+
+
+def document_problem(exc: Exception, ocr: bool) -> str:
+    """The documents layer's message, with the command-line option that helps where there is one."""
+    from app.documents import EncryptedDocumentError, NoTextLayerError, tesseract_available
+
+    message = str(exc)
+    if isinstance(exc, EncryptedDocumentError) and not exc.wrong_password:
+        message += " Give it with --password."
+    if isinstance(exc, NoTextLayerError) and not ocr and tesseract_available():
+        message += " Run again with --ocr."
+    return message
 
 
 def _one_based_page(document: Any) -> Any:

@@ -5,13 +5,15 @@ edited file starts a fresh one). Each entry keeps the question, the answer, the 
 the window scores (so the heat strip comes back too), the model name and a timestamp.
 
 Connections are opened per call: the store is cheap to use from any thread and never holds the file
-open between calls.
+open between calls. `open_history` never fails: a damaged file is moved aside and a fresh one started,
+and where nothing can be written the history lives in memory for the session.
 """
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.hashing import file_hash
 from app.retrieval.types import AnswerResult, Passage, WindowScore
 
 _SCHEMA = """
@@ -36,16 +39,10 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE INDEX IF NOT EXISTS answers_by_doc ON answers (doc_key, created);
 """
 
-_CHUNK = 1 << 20
-
 
 def document_key(path: str | Path) -> str:
-    """A content hash of the file (BLAKE2b, 128 bits, hex), streamed in 1 MiB chunks."""
-    digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """A content hash of the file (BLAKE2b, 128 bits, hex)."""
+    return file_hash(path, digest_size=16)
 
 
 @dataclass(frozen=True)
@@ -66,23 +63,45 @@ class HistoryEntry:
 
 
 def default_history_path() -> Path:
+    """`history.sqlite3` in the user's data folder (not created here)."""
     from app.paths import data_dir
 
-    return data_dir() / "history.sqlite3"
+    return data_dir(create=False) / "history.sqlite3"
+
+
+_memory_names = itertools.count(1)
 
 
 class HistoryStore:
-    """Question history for all documents in one SQLite file."""
+    """Question history for all documents in one SQLite file (or in memory, with `in_memory=True`).
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_history_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    Raises sqlite3.Error or OSError when the file cannot be opened or is damaged; see `open_history`.
+    """
+
+    def __init__(self, path: str | Path | None = None, in_memory: bool = False) -> None:
+        self._keeper: sqlite3.Connection | None = None
+        if in_memory:  # a shared in-memory database lives while one connection to it is open
+            self.path = Path(f"file:infiniretri-history-{os.getpid()}-{next(_memory_names)}?mode=memory&cache=shared")
+            self._keeper = sqlite3.connect(str(self.path), uri=True, check_same_thread=False)
+        else:
+            self.path = Path(path) if path is not None else default_history_path()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"the history database is damaged ({verdict})")
+
+    @property
+    def in_memory(self) -> bool:
+        return self._keeper is not None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=5.0)
+        if self._keeper is not None:
+            db = sqlite3.connect(str(self.path), uri=True, timeout=5.0)
+        else:
+            db = sqlite3.connect(self.path, timeout=5.0)
         try:
             with db:
                 yield db
@@ -129,6 +148,51 @@ class HistoryStore:
     def clear(self, doc_key: str) -> None:
         with self._connect() as db:
             db.execute("DELETE FROM answers WHERE doc_key = ?", (doc_key,))
+
+
+def open_history(path: str | Path | None = None) -> tuple[HistoryStore, str]:
+    """The history store and a notice for the person ('' when all is well); never raises.
+
+    A damaged database is renamed `<name>.damaged-<time>` and a fresh one started in its place; a
+    location that cannot be written (read-only folder, no permission, locked) gives a history kept in
+    memory for this session.
+    """
+    target = Path(path) if path is not None else None
+    try:
+        return HistoryStore(target), ""
+    except sqlite3.OperationalError as exc:  # cannot open or write: not the file's fault
+        return HistoryStore(in_memory=True), _memory_notice(target, exc)
+    except sqlite3.DatabaseError as exc:  # the file is not a database or is damaged
+        damaged = target or default_history_path()
+        try:
+            aside = move_aside(damaged)
+            return HistoryStore(target), (
+                f"The question history was damaged ({exc}). It was moved to {aside.name} and a new, "
+                "empty history was started."
+            )
+        except (OSError, sqlite3.Error) as again:
+            return HistoryStore(in_memory=True), _memory_notice(target, again)
+    except OSError as exc:
+        return HistoryStore(in_memory=True), _memory_notice(target, exc)
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged database (and its journal files) out of the way; returns the new name."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.rename(aside)
+    for suffix in ("-journal", "-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            companion.rename(aside.with_name(aside.name + suffix))
+    return aside
+
+
+def _memory_notice(path: Path | None, exc: BaseException) -> str:
+    where = path or default_history_path()
+    return (
+        f"The question history cannot be saved in {where} ({exc}). Answers are kept until you quit, "
+        "but not after."
+    )
 
 
 def _dump_passages(passages: list[Passage]) -> str:

@@ -30,7 +30,8 @@ def cache_dir() -> Path:
     return path
 
 
-def data_dir() -> Path:
+def data_dir(create: bool = True) -> Path:
     path = Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pymupdf
@@ -107,3 +110,53 @@ def _save(doc: pymupdf.Document, path: Path) -> Path:
     doc.save(str(path), garbage=3, deflate=True)
     doc.close()
     return path
+
+
+def pdf_bytes(objects: list[str]) -> bytes:
+    """A PDF file from its objects' bodies (object 1 must be the catalog), with a correct xref table."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def make_zero_page_pdf(path: Path) -> Path:
+    """A well-formed PDF whose page tree is empty (PyMuPDF refuses to write one)."""
+    path.write_bytes(pdf_bytes(["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [] /Count 0 >>"]))
+    return path
+
+
+def make_many_pages_pdf(path: Path, pages: int, line: str = "One page of many, with one short sentence.") -> Path:
+    """A PDF of `pages` small pages sharing one content stream: written in a second, whatever the count."""
+    stream = f"BT /F1 10 Tf 20 150 Td ({line}) Tj ET"
+    first_page = 5
+    kids = " ".join(f"{first_page + i} 0 R" for i in range(pages))
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream",
+    ]
+    page = "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>"
+    objects += [page] * pages
+    path.write_bytes(pdf_bytes(objects))
+    return path
+
+
+@contextlib.contextmanager
+def unprivileged() -> Iterator[None]:
+    """Run as the user `nobody` while inside (when running as root), so that file permissions apply."""
+    if os.name != "posix" or os.geteuid() != 0:
+        yield
+        return
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)

@@ -7,14 +7,16 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
+from app.retrieval.types import Progress
 from app.ui.app_settings import AppSettings
-from app.workers import Engine
+from app.ui.workers import Engine, FailureKind
 from tests import test_gui_helpers as helpers
 from tests.documents_fixtures import make_pdf
 from tests.test_gui_helpers import ask_and_wait, make_window, open_and_wait, page_texts
@@ -188,7 +190,7 @@ def test_corrupt_file_shows_error_and_app_stays_usable(qtbot, isolated, sample_p
     with qtbot.waitSignal(window.jobFailed, timeout=20000) as blocker:
         window.open_file(broken)
     failure = blocker.args[0]
-    assert failure.is_a("DocumentError")
+    assert failure.kind is FailureKind.DOCUMENT
     assert "Traceback" not in failure.message and failure.message
     box = window.error_boxes[-1]
     assert isinstance(box, QMessageBox) and box.isVisible() and box.text() == failure.message
@@ -207,7 +209,7 @@ def test_failing_model_shows_error_and_app_stays_usable(qtbot, sample_pdf, fake_
     with qtbot.waitSignal(window.jobFailed, timeout=20000) as blocker:
         window.ask("What colour is box 3?")
     failure = blocker.args[0]
-    assert failure.is_a("ModelLoadError")
+    assert failure.kind is FailureKind.MODEL
     assert "no-such-model" in failure.message
     assert window.error_boxes and window.error_boxes[-1].isVisible()
     wait_idle(qtbot, window)
@@ -243,7 +245,7 @@ def test_encrypted_pdf_asks_for_password(qtbot, isolated, fake_core, monkeypatch
         prompts.append(label)
         return next(answers)
 
-    monkeypatch.setattr("app.ui.main_window.QInputDialog.getText", fake_get_text)
+    monkeypatch.setattr("app.ui.dialogs.QInputDialog.getText", fake_get_text)
     window = make_window(qtbot, fake_core.engine(), isolated)
     with qtbot.waitSignal(window.documentLoaded, timeout=20000):
         window.open_file(path)
@@ -252,6 +254,29 @@ def test_encrypted_pdf_asks_for_password(qtbot, isolated, fake_core, monkeypatch
 
 
 # ------------------------------------------------------------------------------------------- text, find, history
+
+
+def test_a_scanned_pdf_offers_text_recognition(qtbot, isolated, fake_core, monkeypatch):
+    from PySide6.QtWidgets import QPushButton
+
+    from app.documents import pdf_loader
+    from tests.documents_fixtures import make_image_only_pdf
+
+    path = make_image_only_pdf(isolated / "scan.pdf")
+    monkeypatch.setattr(pdf_loader, "tesseract_available", lambda: True)
+    monkeypatch.setattr("app.documents.tesseract_available", lambda: True)
+    words = [(56.0, 60.0, 120.0, 72.0, "Scanned", 0, 0, 0), (124.0, 60.0, 170.0, 72.0, "words.", 0, 0, 1)]
+    monkeypatch.setattr(pdf_loader, "_ocr_words", lambda page, index, warnings: list(words))
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    with qtbot.waitSignal(window.jobFailed, timeout=20000) as blocker:
+        window.open_file(path)
+    failure = blocker.args[0]
+    assert failure.kind is FailureKind.NO_TEXT_LAYER and failure.ocr_available
+    buttons = [b for b in window.error_boxes[-1].findChildren(QPushButton) if "OCR" in b.text()]
+    assert len(buttons) == 1
+    with qtbot.waitSignal(window.documentLoaded, timeout=20000) as loaded:
+        buttons[0].click()
+    assert loaded.args[0].text.startswith("Scanned words.")
 
 
 def test_text_file_highlights_and_jump(qtbot, isolated, fake_core):
@@ -265,8 +290,45 @@ def test_text_file_highlights_and_jump(qtbot, isolated, fake_core):
     assert len(text_view.extraSelections()) >= len(window.passages) > 0
     last = len(window.passages) - 1
     click_passage(qtbot, window, last)
-    assert text_view.textCursor().position() == window.passages[last].start
+    assert text_view.cursor_offset() == window.passages[last].start
     assert text_view.selected is not None and text_view.selected.passage == last
+
+
+def test_text_highlights_stay_on_their_passages_after_emoji_and_rare_cjk(qtbot, isolated, fake_core):
+    """Each emoji or CJK Extension B character is two UTF-16 units in Qt and one character in Python."""
+    path = isolated / "emoji.txt"
+    prefix = "Party 😀🎉 notes with rare ideographs 𠀀𠀁𪚥 first. " * 4
+    path.write_text(prefix + "\n\n" + "\n\n".join(page_texts(8)), encoding="utf-8")
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, path)
+    ask_and_wait(qtbot, window, "What colour is box 7?")
+    text_view = window.area.text_view
+    passages = window.passages
+    assert passages and all(p.start > len(prefix) for p in passages)
+    selected = [s.cursor.selectedText() for s in text_view.extraSelections()[: len(passages)]]
+    assert selected == [p.text for p in passages]
+    click_passage(qtbot, window, len(passages) - 1)
+    assert text_view.cursor_offset() == passages[-1].start
+    cursor = text_view.textCursor()
+    assert cursor.block().text()[cursor.positionInBlock():].startswith(passages[-1].text)
+    middle = passages[-1].start + 3
+    assert text_view.offset_at_fraction(text_view.fraction_of_offset(middle)) == pytest.approx(middle, abs=1)
+
+
+def test_find_keeps_offsets_when_lower_case_changes_length(qtbot, isolated, fake_core):
+    """'İ'.lower() is two characters: searching a lower-cased copy would shift every later match."""
+    path = isolated / "turkish.txt"
+    path.write_text("İstanbul İzmir İznik. " * 5 + "\n\nThe crate weighs 38 kilograms.", encoding="utf-8")
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, path)
+    match = window.area.find("WEIGHS 38")
+    text = window.document.text
+    assert match is not None and (match.start, match.end) == (text.index("weighs 38"), text.index("weighs 38") + 9)
+    selection = window.area.text_view.extraSelections()[-1]
+    assert selection.cursor.selectedText() == "weighs 38"
+    assert window.area.find("istanbul") is not None
+    backwards = window.area.find("weighs", forward=False)
+    assert backwards is not None and text[backwards.start : backwards.end] == "weighs"
 
 
 def test_find_in_pdf_jumps_and_highlights(qtbot, sample_pdf, fake_core, isolated):
@@ -355,23 +417,38 @@ def test_zoom_and_page_box(qtbot, sample_pdf, fake_core, isolated):
 # ------------------------------------------------------------------------------------------- real models
 
 
-def test_tiny_model_end_to_end(qtbot, sample_pdf, isolated, tiny_model):
-    engine = Engine(load_model=lambda spec, device, on_progress=None: tiny_model)
+def test_tiny_model_end_to_end(qtbot, isolated, tiny_model):
+    """The real core (loader, tokenizer, attention scoring, generation) on the tiny model, through the window."""
+    path = make_pdf(isolated / "inventory.pdf", page_texts(12))
+    engine = Engine(load_model=lambda spec, device, on_progress=None, cancel=None: tiny_model)
     window = make_window(qtbot, engine, isolated)
-    open_and_wait(qtbot, window, sample_pdf)
-    outcome = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=120000)
-    assert window.area.strip.cell_count() == len(outcome.result.windows) >= 1
-    assert window.panel.passage_list.count() == len(outcome.result.passages) > 0
-    click_passage(qtbot, window, 0)
-    page = window.document.page_at(window.passages[0].start)
-    assert window.area.page_view.current_page() == page
-    assert window.area.page_view.highlights_on_page(page)
-    assert outcome.result.stats["mode"] == "full"
-    assert window.panel.method_label.text().startswith("Full pass")
+    document = open_and_wait(qtbot, window, path)
+    assert len(document.pages) == 12
+    outcome = ask_and_wait(qtbot, window, "What colour is box 9?", timeout=120000)
+    result = outcome.result
+    assert result.stats["mode"] == "full" and window.panel.method_label.text().startswith("Full pass")
+    assert window.area.strip.cell_count() == len(result.windows) >= 1
+    assert window.panel.passage_list.count() == len(result.passages) > 0
+    assert all(document.text[p.start : p.end] == p.text for p in window.passages)
+
+    view = window.area.page_view
+    for i, passage in enumerate(window.passages):  # every passage is highlighted on its own page
+        page = document.page_at(passage.start)
+        assert any(h.passage == i for h in view.highlights_on_page(page)), passage.text
+    row = passage_on_later_page(window)
+    page = document.page_at(window.passages[row].start)
+    assert page > 0, "the tiny model retained a passage beyond the first page"
+    click_passage(qtbot, window, row)
+    qtbot.waitUntil(lambda: view.current_page() == page, timeout=3000)
+    assert view.selected is not None and view.selected.passage == row
+    highlight = view.selected
+    assert highlight.rects and {p for p, _ in highlight.rects} == {page}
+    qtbot.waitUntil(lambda: view.painted_highlights.get(page, 0) > 0, timeout=5000)
+    assert window.panel.passage_list.currentRow() == row
 
 
 def test_follow_up_uses_the_index_and_says_so(qtbot, sample_pdf, isolated, tiny_model):
-    engine = Engine(load_model=lambda spec, device, on_progress=None: tiny_model)
+    engine = Engine(load_model=lambda spec, device, on_progress=None, cancel=None: tiny_model)
     window = make_window(qtbot, engine, isolated)
     open_and_wait(qtbot, window, sample_pdf)
     first = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=120000)
@@ -391,7 +468,7 @@ def test_follow_up_uses_the_index_and_says_so(qtbot, sample_pdf, isolated, tiny_
 
 @pytest.mark.slow
 def test_bundled_model_end_to_end(qtbot, sample_pdf, isolated, bundled_model):
-    engine = Engine(load_model=lambda spec, device, on_progress=None: bundled_model)
+    engine = Engine(load_model=lambda spec, device, on_progress=None, cancel=None: bundled_model)
     window = make_window(qtbot, engine, isolated)
     open_and_wait(qtbot, window, sample_pdf)
     outcome = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=600000)
@@ -400,3 +477,186 @@ def test_bundled_model_end_to_end(qtbot, sample_pdf, isolated, bundled_model):
     texts = " ".join(p.text for p in outcome.result.passages)
     assert "box 4" in texts
     assert outcome.model_name
+
+
+# ------------------------------------------------------------------------------------------- cancel and quit
+
+
+def test_cancel_during_a_model_load_that_cannot_be_interrupted(qtbot, sample_pdf, fake_core, isolated):
+    import time
+
+    def stubborn_load(spec, device, on_progress=None, cancel=None):
+        on_progress(Progress("loading", 0, 0, message="loading a big model"))
+        time.sleep(3)  # reading weights: no cancel point
+        return fake_core.load_model(spec, device)
+
+    window = make_window(qtbot, fake_core.engine(load_model=stubborn_load), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    window.ask("What colour is box 3?")
+    qtbot.waitUntil(lambda: "Loading the model" in window.status.message.text(), timeout=5000)
+    started = time.monotonic()
+    with qtbot.waitSignal(window.runCancelled, timeout=2000):
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert time.monotonic() - started < 1.0
+    assert not window.busy and window.panel.ask_button.isEnabled()
+    window.engine = fake_core.engine()
+    outcome = ask_and_wait(qtbot, window, "What colour is box 3?")
+    assert outcome.result.passages
+    assert window.holder.wait(10) and window.holder.loaded is not None
+
+
+def test_cancel_while_a_document_loads(qtbot, isolated, fake_core):
+    import time
+
+    path = make_pdf(isolated / "long.pdf", page_texts(10) * 4)
+
+    def slow_load(path, password=None, on_progress=None, cancel=None, ocr=False):
+        for page in range(40):
+            time.sleep(0.1)  # ignores cancel: the job still reports within a second
+            on_progress(page + 1, 40)
+        raise AssertionError("never reached in this test")
+
+    window = make_window(qtbot, fake_core.engine(load_document=slow_load), isolated)
+    window.open_file(path)
+    qtbot.waitUntil(lambda: "page" in window.status.message.text(), timeout=5000)
+    started = time.monotonic()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.busy, timeout=1500)
+    assert time.monotonic() - started < 1.0
+    assert window.status.message.text() == "Opening cancelled"
+
+
+def test_closing_while_a_question_runs_is_immediate(qtbot, sample_pdf, fake_core, isolated):
+    import time
+
+    fake_core.delay = 0.05
+    fake_core.window_chars = 20
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    window.ask("What colour is box 2?")
+    qtbot.waitUntil(lambda: window.area.strip.cell_count() >= 2, timeout=10000)
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 0.3
+    assert not window.isVisible()
+    assert window.wait_for_workers(5000), "the cancelled question returns within a window"
+
+
+def test_quitting_with_a_stuck_worker_ends_the_process(tmp_path):
+    """The real entry point: close the window while a worker sleeps without looking at cancel."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "quit.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from PySide6.QtCore import QSettings, QTimer\n"
+        "from app.ui import main\n"
+        "from app.ui.workers import Engine\n"
+        "def stuck(*args, **kwargs):\n"
+        "    time.sleep(120)\n"
+        "QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.argv[2])\n"
+        "QSettings.setDefaultFormat(QSettings.Format.IniFormat)\n"
+        "app = main.make_application()\n"
+        "def close():\n"
+        "    print('closing', time.monotonic(), flush=True)\n"
+        "    for widget in app.topLevelWidgets():\n"
+        "        widget.close()\n"
+        "QTimer.singleShot(1500, close)\n"
+        "code = main.run_gui(sys.argv[1], engine=Engine(load_document=stuck))\n"
+        "print('returned', flush=True)\n"
+        "sys.exit(code)\n"
+    )
+    document = tmp_path / "notes.txt"
+    document.write_text("Some text. More text.", encoding="utf-8")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"),
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
+    process = subprocess.Popen([sys.executable, str(script), str(document), str(tmp_path / "qs")], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError("the app hung after its window was closed") from None
+    ended = time.monotonic()
+    closing = float(out.split("closing ")[1].split()[0])
+    assert process.returncode == 0, err
+    assert ended - closing < 10, f"the process took {ended - closing:.1f} s to end after the window closed"
+    assert "Traceback" not in err
+
+
+def test_gc_freeze_runs_once_per_model_load(qtbot, sample_pdf, fake_core, isolated, monkeypatch):
+    from app.ui.controllers import asking
+
+    freezes = []
+    monkeypatch.setattr(asking, "freeze_long_lived", lambda: freezes.append(1))
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    for question in ("What colour is box 1?", "What colour is box 2?", "What colour is box 3?"):
+        ask_and_wait(qtbot, window, question)
+    assert fake_core.model_loads == 1 and len(freezes) == 1
+    assert window.status.model.text().startswith("fake-model")
+
+
+# ------------------------------------------------------------------------------------------- history problems
+
+
+def test_a_damaged_history_is_moved_aside_and_the_app_starts(qtbot, sample_pdf, fake_core, isolated, monkeypatch):
+    from app.ui.main_window import MainWindow
+
+    data = isolated / "xdg_data_home" / "InfiniRetri"
+    data.mkdir(parents=True)
+    (data / "history.sqlite3").write_bytes(b"this is not a database" * 100)
+    notices = []
+    monkeypatch.setattr("app.ui.dialogs.notice_box", lambda parent, title, text: notices.append(text))
+    window = MainWindow(engine=fake_core.engine())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(notices), timeout=3000)
+    assert len(notices) == 1 and "moved to history.sqlite3.damaged-" in notices[0]
+    assert len(list(data.glob("history.sqlite3.damaged-*"))) == 1
+    open_and_wait(qtbot, window, sample_pdf)
+    ask_and_wait(qtbot, window, "What colour is box 4?")
+    assert window.panel.history_list.count() == 1
+    assert len(notices) == 1, "said once"
+
+
+def test_an_unwritable_history_keeps_answers_for_the_session(qtbot, sample_pdf, fake_core, isolated, monkeypatch):
+    from app.ui.main_window import MainWindow
+
+    blocker = isolated / "xdg_data_home"
+    blocker.write_text("a file where the data folder should be")  # nothing can be created below it
+    notices = []
+    monkeypatch.setattr("app.ui.dialogs.notice_box", lambda parent, title, text: notices.append(text))
+    window = MainWindow(engine=fake_core.engine())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: bool(notices), timeout=3000)
+    assert "cannot be saved" in notices[0]
+    open_and_wait(qtbot, window, sample_pdf)
+    ask_and_wait(qtbot, window, "What colour is box 4?")
+    ask_and_wait(qtbot, window, "What colour is box 5?")
+    assert window.panel.history_list.count() == 2
+
+
+def test_deleting_a_history_entry_that_fails_is_reported(qtbot, sample_pdf, fake_core, isolated, monkeypatch):
+    import sqlite3
+
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    ask_and_wait(qtbot, window, "What colour is box 4?")
+    notices = []
+    monkeypatch.setattr("app.ui.dialogs.notice_box", lambda parent, title, text: notices.append(text))
+
+    def locked(entry_id):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(window.history.store, "delete", locked)
+    entry_id = window.history.entries[0].id
+    window.panel.historyDeleteRequested.emit(entry_id)
+    window.panel.historyDeleteRequested.emit(entry_id)
+    assert "could not be deleted" in window.status.message.text()
+    assert len(notices) == 1 and "database is locked" in notices[0]
+    assert window.panel.history_list.count() == 1

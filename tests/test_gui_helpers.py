@@ -69,7 +69,7 @@ class FakeCore:
     calls: int = 0
     threads: set = field(default_factory=set)
 
-    def load_model(self, spec: str, device: str, on_progress: Callable | None = None) -> FakeModel:
+    def load_model(self, spec: str, device: str, on_progress: Callable | None = None, cancel=None) -> FakeModel:
         self.model_loads += 1
         if on_progress:
             on_progress(Progress("loading", 0, 0, message=f"fake {spec}"))
@@ -115,7 +115,7 @@ class FakeCore:
         return windows
 
     def engine(self, **overrides):
-        from app.workers import Engine
+        from app.ui.workers import Engine
 
         return Engine(**{"load_model": self.load_model, "answer": self.answer, **overrides})
 

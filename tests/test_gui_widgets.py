@@ -6,21 +6,22 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import sys
 import threading
 import time
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QPalette
 
-from app.retrieval.types import Cancelled, Passage, Progress, WindowScore
+from app.retrieval.types import Cancelled, CancelToken, Passage, Progress, WindowScore
 from app.ui.app_settings import AppSettings
 from app.ui.heat_strip import HeatStrip, aggregate_rows
 from app.ui.page_view import PageBox, PageView
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.status_bar import format_eta
-from app.workers import Job, JobRunner, JobSignals, ModelChoice, ModelHolder
+from app.ui.workers import Job, JobRunner, ModelChoice, ModelHolder
 from tests import test_gui_helpers as helpers
 from tests.documents_fixtures import make_pdf
 
@@ -171,38 +172,114 @@ def test_job_failure_cancel_and_detach(qtbot):
         detached.detach()
         count = len(late)
     assert len(late) == count and "cancelled" not in late
-    assert runner.shutdown(5000)
+    runner.shutdown()
+    assert runner.wait(5000)
 
 
-def test_many_qt_calls_do_not_exhaust_none_or_true():
-    """PySide6 6.12 leaks a reference to None/True per void call or emit; the guard keeps us alive."""
-    from app.workers import guard_against_pyside_refcount_leak, pyside_leaks_singletons
+class _LoadingEngine:
+    """A load_model that takes `seconds` and never looks at its cancel flag until the end."""
 
-    probe = JobSignals()
-    for _ in range(200_000):  # far more than None's or True's own count at start-up
-        probe.setObjectName("x")
-        probe.cancelled.emit()
-    assert sys.getrefcount(None) > 1000 and sys.getrefcount(True) > 1000
-    if pyside_leaks_singletons():
-        assert guard_against_pyside_refcount_leak()
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+        self.loads: list[tuple[str, str]] = []
+        self.asked_to_stop: list[bool] = []
+
+    def load_model(self, spec, device, on_progress, cancel):
+        self.loads.append((spec, device))
+        on_progress(Progress("loading", 0, 0, message=spec))
+        time.sleep(self.seconds)
+        self.asked_to_stop.append(cancel())
+        return object()
 
 
 def test_model_holder_reuses_and_reloads():
-    loads = []
-
-    class FakeEngine:
-        def load_model(self, spec, device, on_progress):
-            loads.append((spec, device))
-            return object()
-
-    holder, engine = ModelHolder(), FakeEngine()
-    first = holder.get(engine, ModelChoice("bundled", "auto"), print)
-    assert holder.get(engine, ModelChoice("bundled", "auto"), print) is first
-    assert holder.get(engine, ModelChoice("bundled", "cpu"), print) is not first
+    holder, engine = ModelHolder(), _LoadingEngine()
+    token = CancelToken()
+    first, fresh = holder.get(engine, ModelChoice("bundled", "auto"), lambda p: None, token)
+    assert fresh
+    assert holder.get(engine, ModelChoice("bundled", "auto"), lambda p: None, token) == (first, False)
+    second, fresh = holder.get(engine, ModelChoice("bundled", "cpu"), lambda p: None, token)
+    assert second is not first and fresh
     holder.forget()
-    holder.get(engine, ModelChoice("bundled", "cpu"), print)
-    assert loads == [("bundled", "auto"), ("bundled", "cpu"), ("bundled", "cpu")]
-    assert Cancelled  # imported for parity with the core's cancellation type
+    holder.get(engine, ModelChoice("bundled", "cpu"), lambda p: None, token)
+    assert engine.loads == [("bundled", "auto"), ("bundled", "cpu"), ("bundled", "cpu")]
+
+
+def test_a_model_load_that_cannot_be_interrupted_is_abandoned_at_once():
+    holder, engine = ModelHolder(), _LoadingEngine(seconds=1.5)
+    token = CancelToken()
+    seen = []
+    threading.Timer(0.2, token.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        holder.get(engine, ModelChoice(), seen.append, token)
+    assert time.monotonic() - started < 0.5, "the waiting job gives up at once"
+    assert seen and seen[0].stage == "loading"
+    assert holder.wait(5.0)
+    assert engine.asked_to_stop == [True], "nobody waits any more: the load is told to stop"
+    assert holder.loaded is None, "the late result is dropped"
+    model, fresh = holder.get(_LoadingEngine(), ModelChoice(), seen.append, CancelToken())
+    assert fresh and model is not None
+
+
+def test_a_second_question_joins_the_load_in_progress():
+    holder, engine = ModelHolder(), _LoadingEngine(seconds=0.5)
+    results = []
+    workers = [
+        threading.Thread(target=lambda: results.append(holder.get(engine, ModelChoice(), lambda p: None,
+                                                                  CancelToken())))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+        time.sleep(0.05)
+    for worker in workers:
+        worker.join(5)
+    assert len(engine.loads) == 1 and results[0][0] is results[1][0]
+    assert holder.loaded is results[0][0] and engine.asked_to_stop == [False]
+
+
+def test_cancel_is_reported_within_a_second_even_when_the_worker_does_not_stop(qtbot):
+    runner = JobRunner()
+    stubborn = _Job(lambda job: time.sleep(2.5) or "late result")
+    outcomes = []
+    stubborn.signals.succeeded.connect(outcomes.append)
+    stubborn.signals.cancelled.connect(lambda: outcomes.append("cancelled"))
+    runner.start_model_job(stubborn)
+    qtbot.wait(100)
+    started = time.monotonic()
+    with qtbot.waitSignal(stubborn.signals.cancelled, timeout=1500):
+        stubborn.cancel()
+    assert time.monotonic() - started < 1.2
+    with qtbot.waitSignal(stubborn.signals.finished, timeout=5000):
+        pass
+    assert outcomes == ["cancelled"], "the late result is dropped"
+
+
+def test_a_question_preempts_a_background_model_job(qtbot):
+    runner = JobRunner()
+    order = []
+
+    def long_background(job):
+        while not job.token.cancelled:
+            time.sleep(0.01)
+        order.append("background stopped")
+
+    background = _Job(long_background)
+    background.background = True
+    queued = _Job(lambda job: order.append("queued background"))
+    queued.background = True
+    queued.preempt = lambda: order.append("queued asked to pause")  # as a resumable job would
+    question = _Job(lambda job: order.append("question"))
+    runner.start_model_job(background)
+    qtbot.wait(50)
+    runner.start_model_job(queued)
+    with qtbot.waitSignal(question.signals.succeeded, timeout=3000):
+        runner.start_model_job(question)
+    qtbot.waitUntil(lambda: not runner.busy, timeout=3000)
+    assert order == ["queued asked to pause", "background stopped", "question", "queued background"], (
+        "the running background job is stopped and the question runs before the waiting one"
+    )
 
 
 # ------------------------------------------------------------------------------------------- settings, theme, misc
@@ -269,3 +346,59 @@ def test_status_text_names_each_step_of_both_methods():
     assert describe(Progress("retrieving", 1, 2, message="Re-reading the best passages")) == (
         "Re-reading the best passages: window 1 of 2…"
     )
+
+
+def test_stored_settings_of_the_wrong_type_or_range_fall_back_to_defaults(isolated):
+    from app.ui.app_settings import add_recent_file, recent_files
+
+    store = QSettings()
+    store.setValue("retrieval/window_tokens", 5)  # below what the dialog allows
+    store.setValue("retrieval/top_k", "many")
+    store.setValue("retrieval/fast_follow_ups", "false")  # how an INI file gives it back
+    store.setValue("model/device", "cuda")
+    loaded = AppSettings.load()
+    assert loaded.window_tokens == AppSettings().window_tokens and loaded.top_k == AppSettings().top_k
+    assert loaded.fast_follow_ups is False and loaded.device == "cuda"
+    store.setValue("recent/files", "/only/one.pdf")  # a one-element list comes back as a string
+    assert recent_files() == ["/only/one.pdf"]
+    add_recent_file("/two.pdf")
+    assert recent_files() == ["/two.pdf", "/only/one.pdf"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.sampled_from("ab 😀𠀀é\n\u4e00")))
+def test_utf16_positions_match_qt_counting(text):
+    from app.ui.utf16 import Utf16Positions
+
+    positions = Utf16Positions(text)
+    for offset in range(len(text) + 1):
+        qt = len(text[:offset].encode("utf-16-le")) // 2
+        assert positions.to_qt(offset) == qt
+        assert positions.from_qt(qt) == offset
+
+
+def test_a_long_text_fills_in_between_events_and_highlights_land_right(qtbot):
+    from app.ui.highlights import Highlight
+    from app.ui.text_view import FILL_CHUNK_CHARS, TextView
+
+    view = TextView()
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    view.show()
+    line = "A line of plain text, with an emoji 😀 now and then.\n"
+    text = line * (5 * FILL_CHUNK_CHARS // len(line))
+    target = text.rindex("emoji")
+    started = time.perf_counter()
+    view.set_text(text)
+    assert time.perf_counter() - started < 0.5 and not view.is_filled
+    view.set_highlights([Highlight(target, target + 5, 0.9, 0)])
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    with qtbot.waitSignal(view.filled, timeout=20000):
+        pass
+    timer.stop()
+    assert len(ticks) >= 3, "the event loop ran while the text was filling in"
+    assert view.document().characterCount() - 1 == len(text.encode("utf-16-le")) // 2
+    assert view.extraSelections()[0].cursor.selectedText() == "emoji"

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import sqlite3
+import tempfile
+from pathlib import Path
 
-from app.history import HistoryStore, document_key
+import pytest
+
+from app.history import HistoryStore, document_key, open_history
 from app.retrieval.types import AnswerResult, Passage, WindowScore
 
 
@@ -60,3 +67,71 @@ def test_default_location_is_the_user_data_dir(tmp_path, monkeypatch):
     store = HistoryStore()
     assert store.path.is_relative_to(tmp_path / "data")
     assert store.path.exists()
+
+
+def test_a_damaged_database_is_moved_aside(tmp_path):
+    path = tmp_path / "history.sqlite3"
+    HistoryStore(path).add("k", "f.txt", "q", result(), "m")
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the header survives, the first page does not
+    path.write_bytes(bytes(data))
+    store, notice = open_history(path)
+    assert "damaged" in notice and "new, empty history" in notice
+    (aside,) = tmp_path.glob("history.sqlite3.damaged-*")
+    assert aside.read_bytes() == bytes(data), "the damaged file is kept for the person, untouched"
+    assert store.entries("k") == []
+    store.add("k", "f.txt", "again", result(), "m")
+    assert [e.question for e in store.entries("k")] == ["again"]
+
+
+def test_garbage_instead_of_a_database(tmp_path):
+    path = tmp_path / "history.sqlite3"
+    path.write_bytes(b"not sqlite at all " * 100)
+    store, notice = open_history(path)
+    assert notice and not store.in_memory and store.entries("k") == []
+
+
+def test_an_unwritable_place_gives_a_history_in_memory(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    store, notice = open_history(blocker / "history.sqlite3")
+    assert store.in_memory and "cannot be saved" in notice
+    store.add("k", "f.txt", "q", result(), "m")
+    assert [e.question for e in store.entries("k")] == ["q"]  # kept across the store's connections
+    other, _ = open_history(blocker / "history.sqlite3")
+    assert other.entries("k") == [], "each store in memory is its own"
+
+
+@contextlib.contextmanager
+def unprivileged():
+    """Run as the user `nobody` (as root), so that file permissions apply."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+
+
+def test_a_read_only_database_still_shows_its_history():
+    root = Path(tempfile.mkdtemp())  # not under pytest's private folder, which `nobody` cannot enter
+    root.chmod(0o755)
+    folder = root / "data"
+    folder.mkdir()
+    path = folder / "history.sqlite3"
+    HistoryStore(path).add("k", "f.txt", "q", result(), "m")
+    path.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        with unprivileged():
+            store, notice = open_history(path)
+            assert notice == "" and [e.question for e in store.entries("k")] == ["q"]
+            with pytest.raises(sqlite3.OperationalError):
+                store.add("k", "f.txt", "q2", result(), "m")
+            with pytest.raises(sqlite3.OperationalError):
+                store.delete(1)
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(root)

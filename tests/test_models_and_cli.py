@@ -87,3 +87,74 @@ def test_ask_reports_a_model_that_fails_to_load_with_exit_code_1(tmp_path, capsy
     document.write_text("One sentence here. Another one there.", encoding="utf-8")
     assert cli.main(["ask", str(document), "-q", "What?", "--model", str(tmp_path / "no-model")]) == 1
     assert "infiniretri:" in capsys.readouterr().err
+
+
+@pytest.fixture
+def failing_answer(tmp_path, monkeypatch):
+    """A document and a stand-in model; `set(exc)` makes the core's answer() raise `exc`."""
+    from app.retrieval import models, pipeline
+
+    document = tmp_path / "a.txt"
+    document.write_text("One sentence here. Another one there.", encoding="utf-8")
+    monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: object())
+    holder = {}
+
+    def answer(*args, **kwargs):
+        raise holder["exc"]
+
+    monkeypatch.setattr(pipeline, "answer", answer)
+
+    def run(exc, *extra):
+        holder["exc"] = exc
+        return cli.main(["ask", str(document), "-q", "What?", "--quiet", *extra])
+
+    return run
+
+
+def test_bad_input_from_the_core_exits_2(failing_answer, capsys):
+    from app.retrieval.types import BadInputError
+
+    assert failing_answer(BadInputError("The document has no text to search.")) == 2
+    assert capsys.readouterr().err == "infiniretri: The document has no text to search.\n"
+
+
+@pytest.mark.parametrize("exc", [ValueError("shapes do not match"), RuntimeError("CUDA out of memory"),
+                                 KeyError("layers")])
+def test_any_other_failure_exits_1_with_one_line_and_no_traceback(failing_answer, capsys, exc):
+    assert failing_answer(exc) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"infiniretri: {type(exc).__name__}") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(failing_answer, capsys):
+    assert failing_answer(RuntimeError("boom"), "--debug") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.rstrip().endswith("infiniretri: RuntimeError: boom")
+
+
+def test_an_encrypted_pdf_says_which_option_takes_the_password(tmp_path, capsys):
+    from tests.documents_fixtures import make_encrypted_pdf
+
+    path = make_encrypted_pdf(tmp_path / "secret.pdf", ["Secret."], "pw")
+    assert cli.main(["ask", str(path), "-q", "What?"]) == 2
+    assert "--password" in capsys.readouterr().err
+    assert cli.main(["ask", str(path), "-q", "What?", "--password", "nope"]) == 2
+    assert "not correct" in capsys.readouterr().err
+
+
+def test_ocr_is_offered_and_reaches_the_loader(tmp_path, capsys, monkeypatch):
+    from app.documents import pdf_loader
+    from tests.documents_fixtures import make_image_only_pdf
+
+    path = make_image_only_pdf(tmp_path / "scan.pdf")
+    monkeypatch.setattr(pdf_loader, "tesseract_available", lambda: True)
+    monkeypatch.setattr("app.documents.tesseract_available", lambda: True)
+    assert cli.main(["ask", str(path), "-q", "What?"]) == 2
+    assert "Run again with --ocr." in capsys.readouterr().err
+    recognised = []
+    monkeypatch.setattr(pdf_loader, "_ocr_words", lambda page, index, warnings: recognised.append(index) or [])
+    assert cli.main(["ask", str(path), "-q", "What?", "--ocr"]) == 2
+    err = capsys.readouterr().err
+    assert recognised == [0, 1], "every scanned page went through text recognition"
+    assert "found no text either" in err and "--ocr" not in err

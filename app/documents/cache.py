@@ -1,36 +1,38 @@
 """On-disk cache of extracted documents, keyed by a hash of the file's bytes.
 
 One `.npz` file per document in `cache_dir()/documents/`: text, pages, sentences and glyph map. A
-cache file that cannot be read or does not make sense is deleted and ignored, never trusted.
+cache file that cannot be read or does not make sense is deleted and ignored, never trusted. Files
+beyond `CACHE_LIMIT_BYTES` are deleted least recently used first, and the `.tmp` files of killed saves
+are removed once stale.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from app import disk_cache
 from app.documents.document import Document, PageInfo, Sentence
 from app.documents.provenance import GlyphMap
+from app.hashing import file_hash
 
 FORMAT_VERSION = 1
-_CHUNK = 1 << 20
+CACHE_LIMIT_BYTES = 2 * 1024**3
 
 
-def file_key(path: Path, salt: str) -> str:
-    """blake2b of the file's bytes and `salt` (what else the cached result depends on)."""
-    h = hashlib.blake2b(digest_size=20)
-    h.update(f"{FORMAT_VERSION}|{salt}|".encode())
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+def file_key(path: Path, salt: str, cancel: Callable[[], bool] | None = None) -> str:
+    """Hash of the file's bytes and `salt` (what else the cached result depends on).
+
+    Raises OSError when the file cannot be read, `app.hashing.HashCancelled` when `cancel()` is true.
+    """
+    return file_hash(path, digest_size=20, prefix=f"{FORMAT_VERSION}|{salt}|".encode(), cancel=cancel)
 
 
 def default_dir() -> Path:
@@ -46,25 +48,32 @@ def load(key: str, directory: Path | None = None) -> Document | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            return _document_from(dict(data))
+            document = _document_from(dict(data))
     except Exception:  # a damaged or foreign cache file is rebuilt, never trusted
         with contextlib.suppress(OSError):
             path.unlink()
         return None
+    disk_cache.mark_used(path)
+    return document
 
 
 def save(key: str, document: Document, directory: Path | None = None) -> None:
-    """Store `document` under `key`; failures (disk full, read-only cache) are ignored."""
+    """Store `document` under `key`, then prune the cache; failures (disk full, read-only cache) are ignored."""
     directory = directory or default_dir()
+    target = directory / f"{key}.npz"
+    tmp = ""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **_arrays_of(document))
-        os.replace(tmp, directory / f"{key}.npz")
+        os.replace(tmp, target)
     except OSError:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(tmp)
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return
+    disk_cache.tidy(directory, CACHE_LIMIT_BYTES, keep=[target])
 
 
 def _arrays_of(doc: Document) -> dict[str, Any]:

@@ -92,11 +92,3 @@ class Document:
         except OSError:
             return True
         return st.st_size != self.file_size or st.st_mtime_ns != self.file_mtime_ns
-
-    def ensure_fresh(self) -> None:
-        """Raise DocumentChangedError when the file changed on disk since it was loaded."""
-        if self.is_stale():
-            from app.documents.errors import DocumentChangedError
-
-            name = self.path.name if self.path else "the document"
-            raise DocumentChangedError(f"{name} changed on disk since it was opened. Reopen it to continue.")

@@ -28,7 +28,11 @@ class UnsupportedFileError(DocumentError):
 
 
 class NoTextLayerError(DocumentError):
-    """The PDF has pages but no extractable text (scanned images)."""
+    """The PDF has pages but no extractable text (scanned images); `ocr_tried`: text recognition ran too."""
+
+    def __init__(self, message: str, ocr_tried: bool = False) -> None:
+        super().__init__(message)
+        self.ocr_tried = ocr_tried
 
 
 class DocumentChangedError(DocumentError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat as stat_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from app.documents.errors import (
 from app.documents.pdf_loader import close_pdf, load_pdf, open_pdf, pdf_title
 from app.documents.sentences import DEFAULT_MAX_CHARS, split_sentences
 from app.documents.text_loader import load_text
+from app.hashing import HashCancelled
 
 EXTRACTOR_VERSION = "1"  # bump when extraction or segmentation changes, to invalidate cached results
 Kind = Literal["pdf", "text"]
@@ -70,35 +72,58 @@ def load_document(
     kind, stat = _check_readable(p)
     key = None
     if use_cache and password is None:
-        key = cache.file_key(p, f"{kind}|ocr={ocr}|{EXTRACTOR_VERSION}|{DEFAULT_MAX_CHARS}")
+        key = _cache_key(p, f"{kind}|ocr={ocr}|{EXTRACTOR_VERSION}|{DEFAULT_MAX_CHARS}", cancel)
         cached = _from_cache(key, p, stat, on_progress)
         if cached is not None:
             return cached
     document = _extract(p, kind, stat, password, on_progress, cancel, ocr)
     if cancel is not None and cancel():
         raise DocumentCancelled()
-    document.sentences = split_sentences(document.text)
+    document.sentences = split_sentences(document.text, cancel=cancel)
     if key is not None:
         cache.save(key, document)
     return document
 
 
+def _cache_key(path: Path, salt: str, cancel: Callable[[], bool] | None) -> str:
+    try:
+        return cache.file_key(path, salt, cancel)
+    except HashCancelled as exc:
+        raise DocumentCancelled() from exc
+    except FileNotFoundError as exc:
+        raise DocumentChangedError(f"{path.name} disappeared while it was being read.") from exc
+    except OSError as exc:
+        raise UnreadableFileError(f"{path} cannot be read ({exc.strerror or exc}).") from exc
+
+
 def _check_readable(path: Path) -> tuple[Kind, os.stat_result]:
-    """The file's kind (by content, then extension) and stat; raises for missing, unreadable, empty."""
+    """The file's kind (by content, then extension) and stat; raises for missing, unreadable, empty.
+
+    Only regular files are opened: a fifo or a device could block the reader forever.
+    """
     try:
         stat = os.stat(path)
+    except FileNotFoundError as exc:
+        raise UnreadableFileError(f"{path} does not exist.") from exc
+    except PermissionError as exc:
+        raise UnreadableFileError(f"You are not allowed to read {path}.") from exc
+    except OSError as exc:
+        raise UnreadableFileError(f"{path} cannot be read ({exc.strerror or exc}).") from exc
+    if stat_module.S_ISDIR(stat.st_mode):
+        raise UnreadableFileError(f"{path} is a folder, not a file.")
+    if not stat_module.S_ISREG(stat.st_mode):
+        raise UnreadableFileError(f"{path} is not a regular file (it is a pipe, socket or device).")
+    try:
         with open(path, "rb") as f:
             head = f.read(_HEAD)
     except FileNotFoundError as exc:
         raise UnreadableFileError(f"{path} does not exist.") from exc
-    except IsADirectoryError as exc:
-        raise UnreadableFileError(f"{path} is a folder, not a file.") from exc
     except PermissionError as exc:
         raise UnreadableFileError(f"You are not allowed to read {path}.") from exc
     except OSError as exc:
         raise UnreadableFileError(f"{path} cannot be read ({exc.strerror or exc}).") from exc
     if not head:
-        raise EmptyDocumentError(f"{path.name} is empty.")
+        raise EmptyDocumentError(f"{path.name} is empty (0 bytes).")
     kind: Kind = "pdf" if head.lstrip().startswith(b"%PDF-") or path.suffix.lower() == ".pdf" else "text"
     return kind, stat
 
@@ -132,9 +157,12 @@ def _extract(
         return load_pdf(path, password, on_progress, cancel, ocr)
     try:
         data = path.read_bytes()
+        after = os.stat(path)
+    except FileNotFoundError as exc:
+        raise DocumentChangedError(f"{path.name} disappeared while it was being read.") from exc
     except OSError as exc:
         raise UnreadableFileError(f"{path} cannot be read ({exc.strerror or exc}).") from exc
-    if len(data) != stat.st_size:
+    if len(data) != stat.st_size or (after.st_size, after.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
         raise DocumentChangedError(f"{path.name} changed on disk while it was being read. Open it again.")
     document = load_text(path, data, stat)
     if on_progress is not None:

@@ -59,7 +59,7 @@ def _open_pdf(path: Path, password: str | None) -> Any:
     try:
         doc = pymupdf.open(str(path), filetype="pdf")
     except Exception as exc:  # PyMuPDF raises FileDataError, EmptyFileError, RuntimeError...
-        raise CorruptDocumentError(f"{path.name} is damaged and cannot be opened as a PDF ({exc}).") from exc
+        raise CorruptDocumentError(f"{path.name} is damaged and cannot be opened as a PDF.") from exc
     if doc.needs_pass:
         if password is None:
             doc.close()
@@ -70,8 +70,11 @@ def _open_pdf(path: Path, password: str | None) -> Any:
             doc.close()
             raise EncryptedDocumentError(f"The password for {path.name} is not correct.", wrong_password=True)
     if doc.page_count == 0:
+        repaired = doc.is_repaired
         doc.close()
-        raise CorruptDocumentError(f"{path.name} is damaged: no pages could be found in it.")
+        if repaired:
+            raise CorruptDocumentError(f"{path.name} is damaged: no pages could be found in it.")
+        raise EmptyDocumentError(f"{path.name} has no pages.")
     return doc
 
 
@@ -136,10 +139,11 @@ def load_pdf(
     before = os.stat(path)
     doc = open_pdf(path, password)
     try:
-        acc, warnings = _extract_pages(doc, on_progress, cancel, ocr and tesseract_available())
+        use_ocr = ocr and tesseract_available()
+        acc, warnings = _extract_pages(doc, on_progress, cancel, use_ocr)
         if acc.words == 0:
             with MUPDF_LOCK:
-                _raise_no_text(doc, path)
+                _raise_no_text(doc, path, use_ocr, warnings)
         with MUPDF_LOCK:
             repaired = doc.is_repaired
         if repaired:
@@ -215,7 +219,7 @@ def _ocr_words(page: Any, index: int, warnings: list[str]) -> list[Word]:
         return []
 
 
-def _raise_no_text(doc: Any, path: Path) -> None:
+def _raise_no_text(doc: Any, path: Path, ocr_tried: bool, warnings: list[str]) -> None:
     """A PDF without any word: scanned images (NoTextLayerError) or blank pages (EmptyDocumentError)."""
     if doc.is_repaired:
         raise CorruptDocumentError(
@@ -224,10 +228,14 @@ def _raise_no_text(doc: Any, path: Path) -> None:
     has_images = any(_page_has_images(doc, i) for i in range(min(doc.page_count, 50)))
     if not has_images:
         raise EmptyDocumentError(f"{path.name} contains no text: its pages are blank.")
+    if ocr_tried:
+        failure = f" ({warnings[0]})" if warnings else ""
+        raise NoTextLayerError(NO_TEXT_LAYER + f" Text recognition (OCR) found no text either{failure}.", True)
     hint = (
-        " Tesseract is installed: open it again with text recognition (OCR) to read the scans."
+        " Text recognition (OCR) with Tesseract can read it."
         if tesseract_available()
-        else " Run it through OCR software (for example ocrmypdf) first, then open the result."
+        else " Install Tesseract to read scans with text recognition (OCR), or convert the file with OCR "
+        "software such as ocrmypdf first."
     )
     raise NoTextLayerError(NO_TEXT_LAYER + hint)
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from app.documents.document import Sentence
+from app.documents.errors import DocumentCancelled
 
 Span = tuple[int, int]
 
 DEFAULT_MAX_CHARS = 600  # about 150 tokens of English
 CJK_WEIGHT = 4  # a CJK character costs about as many tokens as four Latin characters
+_CANCEL_EVERY = 256  # units (paragraphs, code blocks) between two looks at the cancel flag
 
 _NONSPACE = re.compile(r"\S")
 _NEXT_VISIBLE = re.compile(r"\s*(\S)")
@@ -128,15 +130,20 @@ _NUMBER_ABBREVIATIONS = frozenset(
 )
 
 
-def split_sentences(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[Sentence]:
+def split_sentences(
+    text: str, max_chars: int = DEFAULT_MAX_CHARS, cancel: Callable[[], bool] | None = None
+) -> list[Sentence]:
     """Sentences of `text` in order; together they cover every non-whitespace character.
 
     No sentence is longer than `max_chars` characters (CJK characters count `CJK_WEIGHT` times).
+    `cancel()` is asked every few hundred paragraphs; when true, DocumentCancelled is raised.
     """
     if max_chars < 1:
         raise ValueError("max_chars must be positive")
     spans: list[Span] = []
-    for start, end, verbatim in _units(text):
+    for count, (start, end, verbatim) in enumerate(_units(text)):
+        if cancel is not None and count % _CANCEL_EVERY == 0 and cancel():
+            raise DocumentCancelled()
         pieces = [(start, end)] if verbatim else _sentences_in(text, start, end)
         for s, e in pieces:
             spans.extend(_bounded(text, s, e, max_chars))

@@ -41,6 +41,9 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
                 return data.decode(encoding), encoding
             except UnicodeDecodeError:
                 break
+    utf16 = _utf16_without_bom(data)
+    if utf16 is not None:
+        return utf16
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -52,6 +55,23 @@ def _decode(data: bytes, name: str) -> tuple[str, str]:
         raise UnsupportedFileError(f"{name} does not look like text: its encoding could not be recognised.")
     best = _prefer_western(matches)
     return str(best), best.encoding
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 text written without a byte order mark: NULs on one side of most byte pairs (ASCII-range
+    text), none on the other. Returns (text, encoding) or None."""
+    sample = data[: SAMPLE_CHARS * 2]
+    if len(data) % 2 or len(sample) < 4:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    pairs = len(sample) // 2
+    for encoding, nuls, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if nuls >= 0.3 * pairs and others <= 0.01 * pairs:
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError:
+                return None
+    return None
 
 
 def _prefer_western(matches: list[charset_normalizer.CharsetMatch]) -> charset_normalizer.CharsetMatch:

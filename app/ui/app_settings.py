@@ -7,11 +7,13 @@ from dataclasses import dataclass, replace
 from PySide6.QtCore import QSettings
 
 from app.retrieval.types import RetrievalSettings
-from app.workers import ModelChoice
+from app.ui.workers.model_holder import ModelChoice
 
 MODEL_KINDS = ("bundled", "folder", "gguf", "hub")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_RECENT = 10
+WINDOW_TOKENS_RANGE = (128, 32768)  # what the settings dialog offers
+TOP_K_RANGE = (1, 4096)
 _DEFAULTS = RetrievalSettings()
 
 
@@ -34,23 +36,27 @@ class AppSettings:
         return ModelChoice(self.model_spec, self.device)
 
     def retrieval(self, full_pass: bool = False) -> RetrievalSettings:
-        """Retrieval settings for one question; `full_pass` forces the exact method even when indexed."""
-        mode = "indexed" if self.fast_follow_ups and not full_pass else "full"
+        """Retrieval settings for one question; `full_pass` forces the paper's exact method."""
+        mode = "auto" if self.fast_follow_ups and not full_pass else "full"
         return replace(_DEFAULTS, window_tokens=self.window_tokens, top_k=self.top_k, mode=mode)
 
     # persistence ----------------------------------------------------------------------------------
     @classmethod
     def load(cls, store: QSettings | None = None) -> AppSettings:
+        """The stored settings; a value that is missing, of the wrong type or out of range is the default."""
         store = store or QSettings()
-        kind = str(store.value("model/kind", "bundled"))
-        device = str(store.value("model/device", "auto"))
+        kind = store.value("model/kind", "bundled", type=str)
+        device = store.value("model/device", "auto", type=str)
+        window_tokens = store.value("retrieval/window_tokens", _DEFAULTS.window_tokens, type=int)
+        top_k = store.value("retrieval/top_k", _DEFAULTS.top_k, type=int)
         return cls(
             model_kind=kind if kind in MODEL_KINDS else "bundled",
-            model_path=str(store.value("model/path", "")),
+            model_path=store.value("model/path", "", type=str),
             device=device if device in DEVICES else "auto",
-            window_tokens=_int(store.value("retrieval/window_tokens"), _DEFAULTS.window_tokens),
-            top_k=_int(store.value("retrieval/top_k"), _DEFAULTS.top_k),
-            fast_follow_ups=_bool(store.value("retrieval/fast_follow_ups"), True),
+            window_tokens=window_tokens if WINDOW_TOKENS_RANGE[0] <= window_tokens <= WINDOW_TOKENS_RANGE[1]
+            else _DEFAULTS.window_tokens,
+            top_k=top_k if TOP_K_RANGE[0] <= top_k <= TOP_K_RANGE[1] else _DEFAULTS.top_k,
+            fast_follow_ups=store.value("retrieval/fast_follow_ups", True, type=bool),
         )
 
     def save(self, store: QSettings | None = None) -> None:
@@ -64,28 +70,9 @@ class AppSettings:
         store.sync()
 
 
-def _int(value: object, default: int) -> int:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default
-
-
-def _bool(value: object, default: bool) -> bool:
-    """QSettings gives back "true"/"false" strings from INI files and bools from native stores."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-        return value.lower() in ("true", "1")
-    return default
-
-
 def recent_files(store: QSettings | None = None) -> list[str]:
     store = store or QSettings()
-    value = store.value("recent/files", [])
-    if isinstance(value, str):
-        value = [value]
-    return [str(v) for v in (value or [])][:MAX_RECENT]
+    return [str(v) for v in store.value("recent/files", [], type=list)][:MAX_RECENT]
 
 
 def add_recent_file(path: str, store: QSettings | None = None) -> list[str]:

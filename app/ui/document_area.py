@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,16 @@ from app.ui.highlights import Highlight
 from app.ui.icons import icon
 from app.ui.page_view import PageBox, PageView
 from app.ui.text_view import TextView
+
+
+def _last_match(pattern: re.Pattern[str], text: str, before: int) -> tuple[int, int] | None:
+    """The last match that starts before `before`."""
+    last = None
+    for match in pattern.finditer(text, 0, len(text)):
+        if match.start() >= before:
+            break
+        last = match.span()
+    return last
 
 
 def page_boxes(document: Any) -> list[PageBox]:
@@ -85,7 +96,7 @@ class DocumentArea(QWidget):
         self.strip = HeatStrip()
         self.find_bar = FindBar()
         self.find_bar.hide()
-        self._lower_text: str | None = None
+        self._find_pattern: re.Pattern[str] | None = None
         self._find_position = 0
         self.empty = QLabel("Open a PDF or text file (Ctrl+O), or drop one here.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -112,6 +123,7 @@ class DocumentArea(QWidget):
         self.page_view.viewportMoved.connect(self.strip.update_viewport)
         self.page_view.currentPageChanged.connect(self.currentPageChanged)
         self.text_view.verticalScrollBar().valueChanged.connect(self.strip.update_viewport)
+        self.text_view.filled.connect(self.strip.invalidate)
         self.strip.jumpRequested.connect(self.scroll_to_offset)
         self.find_bar.findRequested.connect(self.find)
         self.find_bar.closed.connect(lambda: self.view.set_find_match(None))
@@ -142,7 +154,7 @@ class DocumentArea(QWidget):
 
     def show_document(self, document: Any, password: str | None = None) -> None:
         self.document = document
-        self._lower_text, self._find_position = None, 0
+        self._find_pattern, self._find_position = None, 0
         self.strip.clear()
         if document.kind == "pdf":
             self._show_pdf(document, password)
@@ -164,7 +176,11 @@ class DocumentArea(QWidget):
         self.strip.set_geometry(self.page_view)
 
     def shutdown(self) -> None:
+        """Stop background rendering without waiting (see `wait_for_renderer`)."""
         self.page_view.shutdown()
+
+    def wait_for_renderer(self, timeout_ms: int) -> bool:
+        return self.page_view.wait_for_renderer(timeout_ms)
 
     # results --------------------------------------------------------------------------------------
     def begin_run(self, expected_windows: int = 0) -> None:
@@ -192,18 +208,22 @@ class DocumentArea(QWidget):
         self.find_bar.open_bar()
 
     def find(self, needle: str, forward: bool = True) -> Highlight | None:
-        """Case-insensitive search of the document text from the last match; wraps around."""
+        """Case-insensitive search of the document text from the last match; wraps around.
+
+        The text itself is searched (not a lower-cased copy, which can differ in length), so the
+        match's offsets are offsets into the document text.
+        """
         if self.document is None or not needle:
             return None
-        if self._lower_text is None:
-            self._lower_text = self.document.text.lower()
-        index = self._search(needle.lower(), forward)
-        if index < 0:
+        if self._find_pattern is None or self._find_pattern.pattern != re.escape(needle):
+            self._find_pattern = re.compile(re.escape(needle), re.IGNORECASE)
+        found = self._search(self._find_pattern, forward)
+        if found is None:
             self.find_bar.status.setText("Not found")
             self.view.set_find_match(None)
             return None
+        index, end = found
         self._find_position = index
-        end = index + len(needle)
         rects = tuple(self.document.rects_for(index, end)) if self.document.kind == "pdf" else ()
         match = Highlight(index, end, 1.0, -1, rects)
         self.view.set_find_match(match)
@@ -213,14 +233,14 @@ class DocumentArea(QWidget):
         self.strip.update_viewport()
         return match
 
-    def _search(self, needle: str, forward: bool) -> int:
-        text = self._lower_text or ""
+    def _search(self, pattern: re.Pattern[str], forward: bool) -> tuple[int, int] | None:
+        text = self.document.text
         if forward:
             start = self._find_position + 1 if self.view.find_match is not None else self._find_position
-            index = text.find(needle, start)
-            return index if index >= 0 else text.find(needle)
-        index = text.rfind(needle, 0, max(0, self._find_position))
-        return index if index >= 0 else text.rfind(needle)
+            match = pattern.search(text, start) or pattern.search(text)
+            return match.span() if match else None
+        last = _last_match(pattern, text, max(0, self._find_position)) or _last_match(pattern, text, len(text))
+        return last
 
     def _describe_match(self, offset: int) -> str:
         if self.document is not None and self.document.kind == "pdf":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
@@ -11,13 +13,13 @@ from PySide6.QtWidgets import QApplication
 
 from app.paths import APP_AUTHOR, APP_NAME, sample_document
 from app.ui.runtime import freeze_long_lived, tune_interpreter_for_gui
-from app.workers import guard_against_pyside_refcount_leak
+
+QUIT_GRACE_MS = 2000  # after the window closed, cancelled workers get this long to return
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication with names set (QSettings uses them), Fusion style and the system's light/dark look."""
     tune_interpreter_for_gui()
-    guard_against_pyside_refcount_leak()
     existing = QApplication.instance()
     if existing is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
@@ -60,9 +62,20 @@ def create_main_window(**kwargs):
     return app, window
 
 
-def run_gui(path: str | None = None) -> int:
-    app, window = create_main_window()
+def run_gui(path: str | None = None, **window_options: Any) -> int:
+    """Show the window (opening `path`), run until it closes, and exit without hanging.
+
+    A worker still inside a step the core cannot interrupt (a model load, one window of a huge model)
+    does not keep the process alive: after a short grace the process ends without waiting for it.
+    Nothing is lost: settings and history are written as they change.
+    """
+    app, window = create_main_window(**window_options)
     document = initial_document(path)
     if document is not None:
         QTimer.singleShot(0, lambda: window.open_file(document))
-    return app.exec()
+    code = app.exec()
+    if not window.wait_for_workers(QUIT_GRACE_MS):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

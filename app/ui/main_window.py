@@ -1,8 +1,8 @@
-"""The main window: wires the document area, the answer panel and the workers together.
+"""The main window: widgets, actions, menus and layout, wired to the controllers that do the work.
 
-The window never calls the core itself: it starts jobs from ``app.workers`` and reacts to their
-signals, which always arrive on the GUI thread. At most one document load and one question run at a
-time; starting another detaches (cancels and silences) the previous one.
+The window never calls the core: the controllers in ``app.ui.controllers`` start jobs from
+``app.ui.workers`` and react to their signals, which always arrive on the GUI thread. One document
+load and one question run at a time; opening a file silences the question in progress.
 """
 
 from __future__ import annotations
@@ -11,14 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
-    QInputDialog,
-    QLabel,
-    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -26,26 +23,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.history import HistoryEntry, HistoryStore
+from app.history import HistoryStore, open_history
 from app.paths import resources_dir
-from app.retrieval.types import Passage, Progress
-from app.ui.answer_panel import AnswerPanel, PassageRow
-from app.ui.app_settings import AppSettings, add_recent_file, clear_recent_files, recent_files
+from app.ui import dialogs
+from app.ui.answer_panel import AnswerPanel
+from app.ui.app_settings import AppSettings, add_recent_file
+from app.ui.controllers.asking import AskController
+from app.ui.controllers.documents import DocumentController, OpenDocument
+from app.ui.controllers.history import HistoryController
+from app.ui.controllers.passages import PassageNavigator
 from app.ui.document_area import DocumentArea
-from app.ui.highlights import Highlight
 from app.ui.icons import icon
-from app.ui.runtime import freeze_long_lived
+from app.ui.page_jump import PageJump
+from app.ui.recent_menu import RecentFilesMenu
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.status_bar import StatusPanel
-from app.workers import (
-    AskJob,
+from app.ui.window_state import restore_window_state, save_window_state
+from app.ui.workers import (
     AskOutcome,
     Engine,
-    Job,
+    FailureKind,
     JobFailure,
     JobRunner,
-    LoadDocumentJob,
-    LoadedDocument,
     ModelHolder,
     WarmUpJob,
     passage_rects,
@@ -56,27 +55,6 @@ OPEN_FILTER = "Documents (*.pdf *.txt *.text *.md *.rst *.log *.csv);;PDF files 
 
 def app_icon() -> QIcon:
     return QIcon(str(resources_dir() / "icons" / "infiniretri.svg"))
-
-
-def method_summary(stats: dict) -> str:
-    """A few words for the status bar on how the answer was found."""
-    if stats.get("mode") == "indexed":
-        return "fast follow-up from the attention index"
-    return f"full pass over {stats.get('windows', 0):,} windows"
-
-
-def method_note(stats: dict) -> str:
-    """One sentence under the answer saying which method answered it."""
-    if stats.get("mode") == "indexed":
-        focus = int(stats.get("focus_tokens", 0))
-        total = max(int(stats.get("document_tokens", 0)), 1)
-        return (f"Fast follow-up: the whole document was scored against its attention index, then its best "
-                f"{focus:,} tokens ({focus / total:.1%}) were read again in full. "
-                "Question ▸ Ask with a Full Pass reads everything.")
-    note = f"Full pass: all {stats.get('windows', 0):,} windows were read."
-    if stats.get("index_bytes"):
-        note += " The attention index is saved, so follow-up questions take seconds."
-    return note
 
 
 class MainWindow(QMainWindow):
@@ -92,36 +70,36 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine or Engine()
-        self.history = history or HistoryStore()
+        history_notice = ""
+        if history is None:
+            history, history_notice = open_history()
         self.runner = JobRunner(self)
         self.holder = ModelHolder()
         self.settings = AppSettings.load()
-        self.document: Any = None
-        self.doc_key = ""
-        self.doc_path: Path | None = None
-        self.password: str | None = None
-        self.load_job: LoadDocumentJob | None = None
-        self.ask_job: AskJob | None = None
-        self.passages: list[Passage] = []
-        self.highlights: list[Highlight] = []
-        self.passage_index = -1
-        self.history_entries: list[HistoryEntry] = []
         self.error_boxes: list[QMessageBox] = []
-        self._ask_started = 0.0
         self._icon_actions: list[tuple[QAction, str]] = []
         self.setWindowTitle("InfiniRetri")
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self._build_widgets()
+        engine = engine or Engine()
+        self.documents = DocumentController(
+            self.runner, engine, self.area, self.status, lambda name, wrong: dialogs.ask_password(self, name, wrong),
+            self,
+        )
+        self.asking = AskController(self.runner, engine, self.holder, self.area, self.panel, self.status, self)
+        self.navigator = PassageNavigator(self.area, self.panel, self)
+        self.history = HistoryController(history, self.panel, self.status, self)
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
         self._connect()
-        self._restore_layout()
+        restore_window_state(self, self._splitters())
         self._update_enabled()
         self.status.set_model(self._model_label())
-        self.runner.start_document_job(WarmUpJob(self.engine))
+        self.runner.start_document_job(WarmUpJob(engine))
+        if history_notice:
+            QTimer.singleShot(0, lambda: self.history.tell_once("open", history_notice))
 
     # construction ---------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -136,11 +114,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.status = StatusPanel()
         self.setStatusBar(self.status)
-        self.page_box = QLineEdit()
-        self.page_box.setMaximumWidth(64)
-        self.page_box.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.page_box.setToolTip("Page (type a page label or number, Ctrl+G)")
-        self.page_count_label = QLabel()
+        self.page_jump = PageJump(self.area.page_view)
+        self.page_box, self.page_count_label = self.page_jump.box, self.page_jump.count_label
 
     def _action(self, text: str, slot, shortcuts: list | None = None, icon_name: str | None = None) -> QAction:
         action = QAction(text, self)
@@ -155,16 +130,17 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
+        view = self.area.page_view
         self.open_action = self._action("&Open…", self.choose_file, [QKeySequence.StandardKey.Open], "open")
         self.quit_action = self._action("&Quit", self.close, [QKeySequence.StandardKey.Quit])
         self.find_action = self._action("&Find…", self.area.open_find, [QKeySequence.StandardKey.Find], "find")
-        self.zoom_in_action = self._action("Zoom &In", self.area.page_view.zoom_in, ["Ctrl++", "Ctrl+="], "zoom_in")
-        self.zoom_out_action = self._action("Zoom &Out", self.area.page_view.zoom_out, ["Ctrl+-"], "zoom_out")
-        self.fit_action = self._action("&Fit Width", self.area.page_view.zoom_fit_width, ["Ctrl+0"], "fit_width")
-        self.goto_action = self._action("&Go to Page…", self._focus_page_box, ["Ctrl+G"])
-        self.next_action = self._action("&Next Passage", self.next_passage, ["F3", "Alt+Down"], "next")
+        self.zoom_in_action = self._action("Zoom &In", view.zoom_in, ["Ctrl++", "Ctrl+="], "zoom_in")
+        self.zoom_out_action = self._action("Zoom &Out", view.zoom_out, ["Ctrl+-"], "zoom_out")
+        self.fit_action = self._action("&Fit Width", view.zoom_fit_width, ["Ctrl+0"], "fit_width")
+        self.goto_action = self._action("&Go to Page…", self.page_jump.focus, ["Ctrl+G"])
+        self.next_action = self._action("&Next Passage", self.navigator.next, ["F3", "Alt+Down"], "next")
         self.previous_action = self._action(
-            "&Previous Passage", self.previous_passage, ["Shift+F3", "Alt+Up"], "previous"
+            "&Previous Passage", self.navigator.previous, ["Shift+F3", "Alt+Up"], "previous"
         )
         self.ask_action = self._action("&Ask", self.panel.request_ask, ["Ctrl+Return", "Ctrl+Enter"], "ask")
         self.ask_full_action = self._action(
@@ -178,8 +154,9 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.recent_menu = RecentFilesMenu(self)
+        self.recent_menu.fileChosen.connect(self.open_file)
+        file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
@@ -221,11 +198,20 @@ class MainWindow(QMainWindow):
         self.panel.askRequested.connect(self.ask)
         self.panel.askFullPassRequested.connect(lambda question: self.ask(question, full_pass=True))
         self.panel.cancelRequested.connect(self.cancel)
-        self.panel.passageActivated.connect(self.go_to_passage)
+        self.panel.passageActivated.connect(self.navigator.go_to)
         self.panel.historySelected.connect(self.show_history_entry)
-        self.panel.historyDeleteRequested.connect(self._delete_history_entry)
-        self.area.currentPageChanged.connect(self._show_current_page)
-        self.page_box.returnPressed.connect(self._page_box_entered)
+        self.panel.historyDeleteRequested.connect(self.history.delete)
+        self.documents.opening.connect(self._on_opening)
+        self.documents.probed.connect(self._on_probed)
+        self.documents.opened.connect(self._on_opened)
+        self.documents.failed.connect(self._on_open_failed)
+        self.documents.warned.connect(lambda text: dialogs.notice_box(self, "Parts of the document are missing", text))
+        self.asking.answered.connect(self._on_answer)
+        self.asking.failed.connect(self._on_ask_failed)
+        self.asking.cancelled.connect(self.runCancelled)
+        self.history.problem.connect(lambda text: dialogs.notice_box(self, "Question history", text))
+        for controller in (self.documents, self.asking):
+            controller.busyChanged.connect(self._update_enabled)
 
     def refresh_icons(self, *_: object) -> None:
         """Recolour icons after a light/dark switch."""
@@ -234,36 +220,63 @@ class MainWindow(QMainWindow):
         self.panel.ask_button.setIcon(icon("ask"))
         self.panel.cancel_button.setIcon(icon("cancel"))
 
-    # layout persistence ---------------------------------------------------------------------------
-    def _restore_layout(self) -> None:
-        store = QSettings()
-        geometry = store.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 820)
-        for key, widget in (("window/splitter", self.splitter), ("window/panel_splitter", self.panel.splitter)):
-            state = store.value(key)
-            if isinstance(state, QByteArray) and not state.isEmpty():
-                widget.restoreState(state)
-        state = store.value("window/state")
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state)
+    # state ----------------------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        return self.documents.engine
 
-    def _save_layout(self) -> None:
-        store = QSettings()
-        store.setValue("window/geometry", self.saveGeometry())
-        store.setValue("window/state", self.saveState())
-        store.setValue("window/splitter", self.splitter.saveState())
-        store.setValue("window/panel_splitter", self.panel.splitter.saveState())
-        store.sync()
+    @engine.setter
+    def engine(self, engine: Engine) -> None:
+        """Replace the core calls (tests); the next job uses them."""
+        self.documents.engine = self.asking.engine = engine
+
+    @property
+    def document(self) -> Any:
+        current = self.documents.current
+        return current.document if current is not None else None
+
+    @property
+    def doc_path(self) -> Path | None:
+        return self.documents.path
+
+    @property
+    def passages(self) -> list:
+        return self.navigator.passages
+
+    @property
+    def passage_index(self) -> int:
+        return self.navigator.index
+
+    def go_to_passage(self, index: int) -> None:
+        self.navigator.go_to(index)
+
+    def next_passage(self) -> None:
+        self.navigator.next()
+
+    def previous_passage(self) -> None:
+        self.navigator.previous()
+
+    @property
+    def busy(self) -> bool:
+        return self.documents.busy or self.asking.busy
+
+    # layout persistence and closing ---------------------------------------------------------------
+    def _splitters(self) -> dict[str, QSplitter]:
+        return {"splitter": self.splitter, "panel_splitter": self.panel.splitter}
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self._save_layout()
-        self.hide()  # feels instant even while a running job finishes its current window
+        """Close at once: running jobs are cancelled and silenced, never waited for here."""
+        save_window_state(self, self._splitters())
         self.runner.shutdown()
+        self.holder.forget()
         self.area.shutdown()
         super().closeEvent(event)
+
+    def wait_for_workers(self, timeout_ms: int) -> bool:
+        """After the window closed: wait up to `timeout_ms` for the worker threads; True if all ended."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        left = lambda: max(0, int((deadline - time.monotonic()) * 1000))  # noqa: E731
+        return self.runner.wait(left()) and self.holder.wait(left() / 1000) and self.area.wait_for_renderer(left())
 
     # opening documents ----------------------------------------------------------------------------
     def choose_file(self) -> None:
@@ -272,73 +285,37 @@ class MainWindow(QMainWindow):
         if path:
             self.open_file(path)
 
-    def open_file(self, path: str | Path, password: str | None = None) -> None:
-        """Load a document in the background; the running question and load are cancelled."""
-        path = Path(path)
-        self._detach(self.ask_job)
-        self._detach(self.load_job)
-        self.ask_job = None
-        self._reset_document(path, password)
-        job = LoadDocumentJob(self.engine, path, password)
-        job.signals.probed.connect(self._on_probed)
-        job.signals.progress.connect(self.status.show_progress)
-        job.signals.succeeded.connect(self._on_loaded)
-        job.signals.failed.connect(self._on_load_failed)
-        job.signals.cancelled.connect(lambda: self.status.done("Opening cancelled"))
-        job.signals.finished.connect(lambda j=job: self._on_job_finished(j))
-        self.load_job = job
-        self.runner.start_document_job(job)
-        self.status.show_message(f"Opening {path.name}…")
-        self._update_enabled()
+    def open_file(self, path: str | Path, password: str | None = None, ocr: bool = False) -> None:
+        """Load a document in the background; the running question and load are silenced."""
+        self.asking.detach()
+        self.documents.open_file(path, password, ocr)
 
-    def _reset_document(self, path: Path, password: str | None) -> None:
-        self.document, self.doc_key, self.doc_path, self.password = None, "", path, password
-        self.passages, self.highlights, self.passage_index = [], [], -1
-        self.history_entries = []
+    def _on_opening(self, path: Path) -> None:
+        self.navigator.clear()
         self.panel.start_answer()
-        self.panel.set_history([])
-        self.area.show_message(f"Opening {path.name}…")
+        self.history.show_for("")
         self.setWindowTitle(f"{path.name} — InfiniRetri")
-        self.page_box.clear()
-        self.page_count_label.clear()
+        self.page_jump.clear()
 
     def _on_probed(self, info: Any) -> None:
-        if getattr(info, "needs_password", False) and not self.password:
-            return  # the password dialog comes first
-        if getattr(info, "kind", "") == "pdf" and self.doc_path is not None:
-            self.area.preview_pdf(self.doc_path, int(getattr(info, "page_count", 1) or 1), self.password)
-            self.page_count_label.setText(f" of {info.page_count:,} ")
+        if getattr(info, "kind", "") == "pdf":
+            self.page_jump.set_count(info.page_count)
 
-    def _on_loaded(self, loaded: LoadedDocument) -> None:
-        self.document, self.doc_key = loaded.document, loaded.key
-        self.area.show_document(loaded.document, self.password)
-        pages = len(loaded.document.pages)
-        self.page_count_label.setText(f" of {pages:,} " if pages else "")
-        self._show_current_page(max(0, self.area.page_view.current_page()))
-        what = f"{pages:,} pages" if pages else f"{len(loaded.document.text):,} characters"
-        self.status.done(f"Opened {self.doc_path.name if self.doc_path else ''}: {what} in {loaded.seconds:.1f} s")
-        add_recent_file(str(self.doc_path))
-        self._load_history()
-        self.documentLoaded.emit(loaded.document)
+    def _on_opened(self, opened: OpenDocument) -> None:
+        self.page_jump.set_count(len(opened.document.pages))
+        self.page_jump.show_page(max(0, self.area.page_view.current_page()))
+        add_recent_file(str(opened.path))
+        self.history.show_for(opened.key)
+        self._update_enabled()
+        self.documentLoaded.emit(opened.document)
 
-    def _on_load_failed(self, failure: JobFailure) -> None:
-        if failure.is_a("EncryptedDocumentError") and self._ask_password(failure):
-            return
-        name = self.doc_path.name if self.doc_path else "the file"
-        self.area.show_message(f"Could not open {name}.\n\n{failure.message}")
-        self.status.done(f"Could not open {name}")
+    def _on_open_failed(self, failure: JobFailure) -> None:
         self.setWindowTitle("InfiniRetri")
-        self.show_error(failure)
-
-    def _ask_password(self, failure: JobFailure) -> bool:
-        wrong = bool(getattr(failure.exception, "wrong_password", False))
-        prompt = "Wrong password. Try again:" if wrong else "This PDF is protected. Password:"
-        name = self.doc_path.name if self.doc_path else "PDF"
-        password, ok = QInputDialog.getText(self, f"Password for {name}", prompt, QLineEdit.EchoMode.Password)
-        if ok and password and self.doc_path is not None:
-            self.open_file(self.doc_path, password)
-            return True
-        return False
+        path = self.documents.path
+        actions: tuple = ()
+        if failure.kind is FailureKind.NO_TEXT_LAYER and failure.ocr_available and path is not None:
+            actions = (("Recognise Text (OCR)", lambda: self.open_file(path, ocr=True)),)
+        self.show_error(failure, actions)
 
     # drag and drop --------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
@@ -351,19 +328,6 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_file(files[0])
 
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        files = recent_files()
-        for path in files:
-            action = self.recent_menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.triggered.connect(lambda *_, p=path: self.open_file(p))
-        if not files:
-            self.recent_menu.addAction("No recent files").setEnabled(False)
-            return
-        self.recent_menu.addSeparator()
-        self.recent_menu.addAction("Clear Recent Files").triggered.connect(lambda *_: clear_recent_files())
-
     # asking ---------------------------------------------------------------------------------------
     def ask_full_pass(self) -> None:
         """Ask with the exact method (every window read), even when the document has an attention index."""
@@ -373,94 +337,29 @@ class MainWindow(QMainWindow):
         question = question.strip()
         if not question:
             return
-        if self.document is None:
+        current = self.documents.current
+        if current is None:
             self.status.show_message("Open a document first.")
             return
-        self._detach(self.ask_job)
-        job = AskJob(
-            self.engine, self.holder, self.settings.model_choice(), self.document, question,
-            self.settings.retrieval(full_pass),
-        )
-        job.signals.progress.connect(self._on_ask_progress)
-        job.signals.token.connect(self.panel.append_token)
-        job.signals.succeeded.connect(self._on_answer)
-        job.signals.failed.connect(self._on_ask_failed)
-        job.signals.cancelled.connect(self._on_ask_cancelled)
-        job.signals.finished.connect(lambda j=job: self._on_job_finished(j))
-        self.ask_job = job
-        self._begin_answer()
-        self.runner.start_model_job(job)
-        self._update_enabled()
-
-    def _begin_answer(self) -> None:
-        self._ask_started = time.monotonic()
-        self.passages, self.highlights, self.passage_index = [], [], -1
-        self.panel.start_answer()
-        self.area.begin_run()
-        self.status.show_message("Starting…")
-
-    def _on_ask_progress(self, progress: Progress) -> None:
-        if progress.stage == "loaded":
-            self.status.set_model(progress.message)
-            freeze_long_lived()  # the model's objects live as long as the app
-            return
-        self.status.show_progress(progress)
-        if progress.window is not None:
-            self.area.add_window(progress.window, progress.total)
+        self.navigator.clear()
+        self.asking.ask(current, question, self.settings.model_choice(), self.settings.retrieval(full_pass))
 
     def _on_answer(self, outcome: AskOutcome) -> None:
-        result = outcome.result
-        self.panel.set_answer(result.answer)
-        self._show_passages(result.passages, outcome.rects)
-        self.area.show_result(result.windows, result.passages, self.highlights)
-        seconds = time.monotonic() - self._ask_started
-        self.status.done(f"Answered in {seconds:.1f} s · {len(result.passages)} passages · {method_summary(result.stats)}")
-        self.panel.set_method(method_note(result.stats))
-        self.status.set_model(f"{outcome.model_name} on {outcome.device}" if outcome.device else outcome.model_name)
-        self._remember(outcome)
+        current = self.documents.current
+        self.navigator.show(self.document, outcome.result, outcome.rects)
+        if current is not None:
+            self.history.remember(current, outcome)
         self.answerFinished.emit(outcome)
 
-    def _show_passages(self, passages: list[Passage], rects: list) -> None:
-        self.passages = list(passages)
-        self.highlights = [
-            Highlight(p.start, p.end, p.score, i, tuple(rects[i]) if i < len(rects) else ())
-            for i, p in enumerate(self.passages)
-        ]
-        self.passage_index = -1
-        self.panel.set_passages([PassageRow(self._location(p.start), p.score, p.text) for p in self.passages])
-
-    def _location(self, offset: int) -> str:
-        document = self.document
-        if document is not None and document.kind == "pdf":
-            page = document.page_at(offset)
-            return f"p. {document.page_label(page)}" if page is not None else ""
-        return self.area.text_view.location_label(offset).split(" of ")[0]
-
     def _on_ask_failed(self, failure: JobFailure) -> None:
-        self.status.done("The question could not be answered")
-        self.area.strip.set_expected(len(self.area.strip.windows))
-        if failure.is_a("ModelLoadError"):
-            self.holder.forget()
+        if failure.kind is FailureKind.MODEL:
             self.status.set_model(self._model_label())
         self.show_error(failure)
 
-    def _on_ask_cancelled(self) -> None:
-        self.status.done("Cancelled")
-        self.panel.show_status("Cancelled.")
-        self.runCancelled.emit()
-
-    def _on_job_finished(self, job: Job) -> None:
-        if job is self.ask_job:
-            self.ask_job = None
-        if job is self.load_job:
-            self.load_job = None
-        self._update_enabled()
-
     def cancel(self) -> None:
-        """Stop the running question (or document load); the core stops within about one window."""
-        for job in (self.ask_job, self.load_job):
-            if job is not None:
-                job.cancel()
+        """Stop the running question and document load; both report within about a second."""
+        self.asking.cancel()
+        self.documents.cancel()
         if self.busy:
             self.status.show_message("Cancelling…")
 
@@ -469,14 +368,6 @@ class MainWindow(QMainWindow):
             self.area.find_bar.close_bar()
             return
         self.cancel()
-
-    @property
-    def busy(self) -> bool:
-        return self.ask_job is not None or self.load_job is not None
-
-    def _detach(self, job: Job | None) -> None:
-        if job is not None:
-            job.detach()
 
     def _update_enabled(self) -> None:
         has_document = self.document is not None
@@ -491,83 +382,17 @@ class MainWindow(QMainWindow):
         self.page_box.setEnabled(is_pdf)
         self.find_action.setEnabled(has_document)
 
-    # passages -------------------------------------------------------------------------------------
-    def go_to_passage(self, index: int) -> None:
-        if not 0 <= index < len(self.highlights):
-            return
-        self.passage_index = index
-        self.area.show_highlight(self.highlights[index])
-        self.panel.select_passage(index)
-
-    def next_passage(self) -> None:
-        if self.highlights:
-            self.go_to_passage((self.passage_index + 1) % len(self.highlights))
-
-    def previous_passage(self) -> None:
-        if self.highlights:
-            self.go_to_passage((self.passage_index - 1) % len(self.highlights))
-
-    # page navigation ------------------------------------------------------------------------------
-    def _show_current_page(self, index: int) -> None:
-        view = self.area.page_view
-        if 0 <= index < view.page_count and not self.page_box.hasFocus():
-            self.page_box.setText(view.pages[index].label or str(index + 1))
-
-    def _focus_page_box(self) -> None:
-        self.page_box.setFocus()
-        self.page_box.selectAll()
-
-    def _page_box_entered(self) -> None:
-        index = self.page_index_for(self.page_box.text())
-        if index is not None:
-            self.area.page_view.go_to_page(index)
-        self.area.page_view.setFocus()
-
-    def page_index_for(self, text: str) -> int | None:
-        """A page label ('iv', 'A-3') or a 1-based page number."""
-        text = text.strip()
-        pages = self.area.page_view.pages
-        for i, page in enumerate(pages):
-            if page.label and page.label == text:
-                return i
-        if text.isdigit() and 1 <= int(text) <= len(pages):
-            return int(text) - 1
-        return None
-
     # history --------------------------------------------------------------------------------------
-    def _remember(self, outcome: AskOutcome) -> None:
-        if not self.doc_key or self.doc_path is None:
-            return
-        try:
-            self.history.add(self.doc_key, self.doc_path, outcome.question, outcome.result, outcome.model_name)
-        except Exception as exc:  # a full disk must not lose the answer on screen
-            self.status.show_message(f"Could not save the history: {exc}")
-        self._load_history()
-
-    def _load_history(self) -> None:
-        try:
-            self.history_entries = self.history.entries(self.doc_key) if self.doc_key else []
-        except Exception:
-            self.history_entries = []
-        self.panel.set_history(self.history_entries)
-
     def show_history_entry(self, entry_id: int) -> None:
-        entry = next((e for e in self.history_entries if e.id == entry_id), None)
+        entry = self.history.entry(entry_id)
         if entry is None or self.document is None:
             return
-        self._detach(self.ask_job)
-        self.ask_job = None
+        self.asking.detach()
         result = entry.to_result()
         self.panel.set_question(entry.question)
         self.panel.set_answer(entry.answer)
-        self._show_passages(result.passages, passage_rects(self.document, result))
-        self.area.show_result(result.windows, result.passages, self.highlights)
+        self.navigator.show(self.document, result, passage_rects(self.document, result))
         self.status.done(f"Answer from {time.strftime('%Y-%m-%d %H:%M', time.localtime(entry.created))}")
-        self._update_enabled()
-
-    def _delete_history_entry(self, entry_id: int) -> None:
-        self.history.delete(entry_id)
-        self._load_history()
 
     # settings and dialogs -------------------------------------------------------------------------
     def open_settings(self) -> None:
@@ -592,16 +417,12 @@ class MainWindow(QMainWindow):
         name = "bundled model" if spec == "bundled" else Path(spec).name or spec
         return f"{name} · {self.settings.device} (loads on first question)"
 
-    def show_error(self, failure: JobFailure) -> QMessageBox:
+    def show_error(self, failure: JobFailure, actions: tuple = ()) -> QMessageBox:
         """A readable, non-blocking error dialog; the traceback is under 'Show Details'."""
         self.jobFailed.emit(failure)
-        box = QMessageBox(QMessageBox.Icon.Critical, failure.title, failure.message, QMessageBox.StandardButton.Ok, self)
-        if failure.details:
-            box.setDetailedText(failure.details)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box = dialogs.error_box(self, failure, actions)
         box.finished.connect(lambda *_: self.error_boxes.remove(box) if box in self.error_boxes else None)
         self.error_boxes.append(box)
-        box.open()
         return box
 
     def _about(self) -> None:

@@ -18,6 +18,8 @@ from PySide6.QtGui import QImage
 
 from app.documents import MUPDF_LOCK
 
+_STOPPING: set[QThread] = set()  # render threads asked to stop, kept alive until they have
+
 
 class _RenderWorker(QObject):
     """Lives on the render thread."""
@@ -153,12 +155,21 @@ class PageRenderer(QObject):
             self.rendered.emit(index, scale, image)
 
     def shutdown(self) -> None:
+        """Stop the render thread without waiting for a page being rendered (closing never blocks).
+
+        The thread is kept referenced until it has ended: destroying a running QThread aborts.
+        """
         if self._stopped:
             return
         self._stopped = True
         self.open(None)
         self._thread.quit()
-        self._thread.wait(10000)
+        _STOPPING.add(self._thread)
+        self._thread.finished.connect(lambda thread=self._thread: _STOPPING.discard(thread))
+
+    def wait(self, timeout_ms: int) -> bool:
+        """Wait up to `timeout_ms` for the render thread to end (after shutdown); True if it has."""
+        return self._thread.wait(max(0, timeout_ms))
 
     # any thread -----------------------------------------------------------------------------------
     def still_wanted(self, generation: int, index: int, scale: float) -> bool:

@@ -123,6 +123,9 @@ class PageView(QAbstractScrollArea):
     def shutdown(self) -> None:
         self.renderer.shutdown()
 
+    def wait_for_renderer(self, timeout_ms: int) -> bool:
+        return self.renderer.wait(timeout_ms)
+
     @property
     def page_count(self) -> int:
         return len(self.pages)

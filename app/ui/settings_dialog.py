@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.app_settings import DEVICES, MODEL_KINDS, AppSettings
+from app.ui.app_settings import DEVICES, MODEL_KINDS, TOP_K_RANGE, WINDOW_TOKENS_RANGE, AppSettings
 
 KIND_LABELS = {
     "bundled": "Bundled model (SmolLM2-135M)",
@@ -46,8 +46,10 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         for device in DEVICES:
             self.device.addItem(DEVICE_LABELS[device], device)
-        self.window_tokens = QSpinBox(minimum=128, maximum=32768, singleStep=128, suffix=" tokens")
-        self.top_k = QSpinBox(minimum=1, maximum=4096, singleStep=10)
+        self.window_tokens = QSpinBox(
+            minimum=WINDOW_TOKENS_RANGE[0], maximum=WINDOW_TOKENS_RANGE[1], singleStep=128, suffix=" tokens"
+        )
+        self.top_k = QSpinBox(minimum=TOP_K_RANGE[0], maximum=TOP_K_RANGE[1], singleStep=10)
         self.fast_follow_ups = QCheckBox("Answer follow-up questions from the document's attention index")
         self.fast_follow_ups.setToolTip(
             "The first question on a document reads all of it and saves an index; later questions score the "

@@ -215,18 +215,18 @@ class Scroller(QObject):
 
 
 def make_engine(kind: str):
-    from app.workers import Engine
+    from app.ui.workers import Engine
 
     if kind == "bundled":
         from app.retrieval.models import load_model
 
         model = load_model("bundled", "cpu")
-        return Engine(load_model=lambda spec, device, on_progress=None: model)
+        return Engine(load_model=lambda spec, device, on_progress=None, cancel=None: model)
     if kind == "tiny":
         from tests.conftest import build_tiny_model
 
         model = build_tiny_model()
-        return Engine(load_model=lambda spec, device, on_progress=None: model)
+        return Engine(load_model=lambda spec, device, on_progress=None, cancel=None: model)
     from tests.test_gui_helpers import FakeCore
 
     core = FakeCore(window_chars=4000, delay=0.02)
