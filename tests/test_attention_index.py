@@ -11,16 +11,11 @@ import pytest
 import torch
 
 from app.documents import split_sentences
-from app.retrieval import index_store
+from app.retrieval import segment_store
 from app.retrieval.attention import capture_layer_inputs, decoder_layers, question_attention
 from app.retrieval.index_scoring import question_queries, rotated_queries, score_document, window_keys
-from app.retrieval.index_store import (
-    IndexStorageError,
-    open_index,
-    open_partial,
-    partial_folder,
-    prune_indexes,
-)
+from app.retrieval.index_store import open_index, open_partial
+from app.retrieval.segment_store import IndexStorageError, partial_folder, prune_stores
 from app.retrieval.indexing import build_index
 from app.retrieval.pipeline import retrieve
 from app.retrieval.prompt import build_prompt_parts
@@ -41,7 +36,7 @@ def _folder(text, model):
 
 
 def _all_keys(index) -> np.ndarray:
-    return np.concatenate([index.keys(s) for s in index.segments])
+    return np.concatenate([index.store.array(s) for s in index.store.segments])
 
 
 def test_a_full_pass_writes_a_complete_checksummed_index(tiny_model, text):
@@ -51,7 +46,8 @@ def test_a_full_pass_writes_a_complete_checksummed_index(tiny_model, text):
     assert _all_keys(index).shape == (result.stats["document_tokens"], 2, 16)
     assert _all_keys(index).dtype == np.float16
     assert index.document.num_tokens == result.stats["document_tokens"]
-    assert all(len(s.checksum) == 32 for s in index.segments)
+    assert all(len(s.checksum) == 32 for s in index.store.segments)
+    assert len(index.store.meta["files"]["document.npz"]) == 32
     assert result.stats["mode"] == "full"
     assert 0 < result.stats["index_bytes"] < 1024 * result.stats["document_tokens"]
     assert not partial_folder(_folder(text, tiny_model)).exists()
@@ -87,7 +83,7 @@ def test_indexed_mode_without_an_index_builds_it_first(tiny_model, text):
 
 
 def test_a_cancelled_build_keeps_its_progress_and_resumes(tiny_model, text, monkeypatch):
-    monkeypatch.setattr(index_store, "SEGMENT_TOKENS", 300)
+    monkeypatch.setattr(segment_store, "SEGMENT_BYTES", 300 * 128)
     sentences = split_sentences(text)
     cancel = CancelToken()
 
@@ -98,7 +94,7 @@ def test_a_cancelled_build_keeps_its_progress_and_resumes(tiny_model, text, monk
     with pytest.raises(Cancelled):
         build_index(text, sentences, tiny_model, FULL, stop_after_three_windows, cancel)
     partial = open_partial(_folder(text, tiny_model))
-    assert partial is not None and 3 <= partial.windows_done < partial.meta["windows"]
+    assert partial is not None and 3 <= partial.windows_done < partial.meta["steps"]
     assert open_index(_folder(text, tiny_model)) is None, "an unfinished build is never used as an index"
     resumed = build_index(text, sentences, tiny_model, FULL)
     assert resumed.complete
@@ -136,8 +132,8 @@ def test_a_damaged_index_is_never_used(tiny_model, text, damage):
     sentences = split_sentences(text)
     build_index(text, sentences, tiny_model, FULL)
     folder = _folder(text, tiny_model)
-    keys = folder / open_index(folder).segments[0].file
-    index_store._VERIFIED.clear()  # a new process: nothing checked yet
+    keys = folder / open_index(folder).store.segments[0].file
+    segment_store._VERIFIED.clear()  # a new process: nothing checked yet
     if damage == "zero_keys":  # what a power cut can leave: the right size, all zeros
         keys.write_bytes(bytes(keys.stat().st_size))
     elif damage == "truncate_keys":
@@ -152,15 +148,15 @@ def test_a_damaged_index_is_never_used(tiny_model, text, damage):
 
 
 def test_an_unlisted_segment_left_by_a_kill_is_dropped_on_resume(tiny_model, text, monkeypatch):
-    monkeypatch.setattr(index_store, "SEGMENT_TOKENS", 300)
+    monkeypatch.setattr(segment_store, "SEGMENT_BYTES", 300 * 128)
     sentences = split_sentences(text)
     build_index(text, sentences, tiny_model, FULL, should_pause=_pause_after(4))
     partial = partial_folder(_folder(text, tiny_model))
-    (partial / "keys-00099.npy").write_bytes(b"half-written")
-    (partial / "keys-00100.npy.tmp").write_bytes(b"half-written")
+    (partial / "seg-00099.npy").write_bytes(b"half-written")
+    (partial / "seg-00100.npy.tmp").write_bytes(b"half-written")
     report = build_index(text, sentences, tiny_model, FULL)
     assert report.complete
-    assert not any(p.name.startswith("keys-0009") or p.name.endswith(".tmp") for p in report.folder.iterdir())
+    assert not any(p.name.startswith("seg-0009") or p.name.endswith(".tmp") for p in report.folder.iterdir())
 
 
 def _pause_after(windows: int):
@@ -232,15 +228,15 @@ def test_old_indexes_are_pruned_least_recently_used_first(tmp_path):
     for number, name in enumerate(["old", "used", "new"]):
         folder = tmp_path / name
         folder.mkdir()
-        (folder / "keys-00000.npy").write_bytes(b"x" * 1000)
+        (folder / "seg-00000.npy").write_bytes(b"x" * 1000)
         (folder / "meta.json").write_text("{}")
         os.utime(folder / "meta.json", (1000 + number, 1000 + number))
     os.utime(tmp_path / "used" / "meta.json", (5000, 5000))  # opened recently
     (tmp_path / "x.old-1-2").mkdir()  # left by an interrupted replacement
-    removed = prune_indexes(tmp_path, limit_bytes=2100, keep=tmp_path / "new")
+    removed = prune_stores(tmp_path, limit_bytes=2100, keep=tmp_path / "new")
     assert sorted(f.name for f in removed) == ["old", "x.old-1-2"]
     assert sorted(f.name for f in tmp_path.iterdir()) == ["new", "used"]
-    assert prune_indexes(tmp_path, limit_bytes=0, keep=tmp_path / "new") == [tmp_path / "used"]
+    assert prune_stores(tmp_path, limit_bytes=0, keep=tmp_path / "new") == [tmp_path / "used"]
 
 
 _KILLED_BUILD = """
@@ -248,10 +244,10 @@ import sys, time
 sys.path[:0] = [{root!r}, {tests!r}]
 from conftest import build_tiny_model
 from app.documents import split_sentences
-from app.retrieval import index_store
+from app.retrieval import segment_store
 from app.retrieval.indexing import build_index
 from app.retrieval.types import RetrievalSettings
-index_store.SEGMENT_TOKENS = 300
+segment_store.SEGMENT_BYTES = 300 * 128
 text = open({text_file!r}, encoding="utf-8").read()
 model = build_tiny_model()
 model.scoring_layer = 1
@@ -286,7 +282,7 @@ def test_kill_9_during_a_build_never_leaves_an_index_that_gets_used(tiny_model, 
                 break
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-        index_store._VERIFIED.clear()
+        segment_store._VERIFIED.clear()
         assert open_index(folder) is None
         partial = open_partial(folder)
         assert partial is not None and partial.windows_done >= windows_seen

@@ -69,6 +69,14 @@ def question_attention(
 ) -> torch.Tensor:
     """Attention probabilities of rows question_start.. to every key, summed over `heads` (all when None):
     (rows, T) float32."""
+    probabilities = head_attention(model, layer, captured, question_start)
+    if heads is not None:
+        probabilities = probabilities[list(heads)]
+    return probabilities.sum(dim=0)
+
+
+def head_attention(model: Any, layer: int, captured: tuple, question_start: int) -> torch.Tensor:
+    """Attention probabilities of rows question_start.. to every key, per query head: (heads, rows, T)."""
     hidden, cos, sin = captured
     with torch.inference_mode():
         query = rotate(model, layer, project(model, layer, hidden[:, question_start:], "q"),
@@ -79,10 +87,7 @@ def question_attention(
         rows = torch.arange(question_start, total, device=logits.device)[:, None]
         cols = torch.arange(total, device=logits.device)[None, :]
         logits = logits.masked_fill(cols > rows, float("-inf"))
-        probabilities = torch.softmax(logits, dim=-1)[0]
-        if heads is not None:
-            probabilities = probabilities[list(heads)]
-        return probabilities.sum(dim=0)
+        return torch.softmax(logits, dim=-1)[0]
 
 
 def project(model: Any, layer: int, hidden: torch.Tensor, which: str) -> torch.Tensor:

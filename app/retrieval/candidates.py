@@ -11,6 +11,10 @@ import numpy as np
 from app.retrieval.units import TokenizedDocument
 
 RRF_K = 60  # the usual constant of reciprocal rank fusion: top ranks count, the long tail hardly
+# How much each ranking counts in the fusion (measured on the real-document dev set; see the benchmark notes).
+LEXICAL_WEIGHT = 1.0  # BM25 over the sentences
+MEANING_WEIGHT = 1.0  # sentence embeddings
+ATTENTION_WEIGHT = 1.0  # the attention index, scored with the retrieval heads
 
 
 def sentence_to_unit_scores(doc: TokenizedDocument, spans: np.ndarray, sentence_scores: np.ndarray) -> np.ndarray:

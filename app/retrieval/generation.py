@@ -152,10 +152,12 @@ def is_unhelpful(answer: str, question: str, context: str) -> bool:
     lowered = " ".join(answer.lower().split())
     if not lowered or any(phrase in lowered for phrase in _BOILERPLATE):
         return True
-    words = content_words(answer)
+    every = content_words(answer)
+    numbers = {w for w in every if any(c.isdigit() for c in w)}
+    words = every - numbers
     if not words:
-        return False  # punctuation or a bare number the check below cannot judge: keep it
-    if words <= content_words(question):
+        return False  # punctuation or numbers ("10" for "ten"): nothing below can judge them, keep the answer
+    if words <= content_words(question) and not numbers:
         return True
     return not (words & content_words(context))
 

@@ -73,7 +73,7 @@ def score_document(
     Two streaming passes over the memory-mapped keys (the first finds each head and row's normaliser),
     so memory stays bounded by one chunk whatever the document's length.
     """
-    grouped = _grouped_queries(model, layer, queries, index.keys(index.segments[0]).shape[1])
+    grouped = _grouped_queries(model, layer, queries, index.key_heads)
     total = index.indexed_tokens
     running_max = torch.full(grouped.shape[:2], float("-inf"))
     running_sum = torch.zeros(grouped.shape[:2])

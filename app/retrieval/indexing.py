@@ -1,6 +1,7 @@
-"""Building a document's attention index without a question, in the background, resumably.
+"""Building a document's indexes without a question, in the background, resumably: first the sentence
+embeddings (quick), then the attention index.
 
-Each window is read once, after the chat prompt's fixed opening (so the attention sink falls on the prompt,
+For the attention index, each window is read once, after the chat prompt's fixed opening (so the attention sink falls on the prompt,
 as in the full pass), up to the index layer; that layer's rotated keys of the window's tokens are stored.
 With no question and no retained context this reads about half the tokens of a full pass and runs
 fewer layers. The build stops between windows when cancelled or asked to pause, keeping what is done.
@@ -18,10 +19,12 @@ import torch
 
 from app.retrieval.attention import capture_layer_inputs
 from app.retrieval.calibration import scoring_layer_for
+from app.retrieval.embeddings import build_embeddings
 from app.retrieval.index_scoring import window_keys
-from app.retrieval.index_store import IndexBuilder, folder_bytes, open_index, open_partial
+from app.retrieval.index_store import folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import context_prefix_ids
+from app.retrieval.segment_store import SegmentBuilder
 from app.retrieval.types import CancelToken, Progress, ProgressCallback, RetrievalSettings, WindowScore
 from app.retrieval.units import SpanLike, TokenizedDocument, pack_windows
 from app.retrieval.workspace import index_folder, tokenized
@@ -41,10 +44,14 @@ class IndexReport:
     seconds: float
     tokens_indexed_now: int
     index_bytes: int
+    embeddings_complete: bool = False
+    embedding_seconds: float = 0.0  # of `seconds`, spent on sentence embeddings
 
     @property
     def tokens_per_second(self) -> float:
-        return self.tokens_indexed_now / self.seconds if self.seconds > 0 else 0.0
+        """Speed of the attention index build alone."""
+        seconds = self.seconds - self.embedding_seconds
+        return self.tokens_indexed_now / seconds if seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, float | int | bool | str]:
         return {
@@ -56,6 +63,8 @@ class IndexReport:
             "tokens_indexed": self.tokens_indexed_now,
             "tokens_per_second": round(self.tokens_per_second, 1),
             "index_bytes": self.index_bytes,
+            "embeddings_complete": self.embeddings_complete,
+            "embedding_seconds": round(self.embedding_seconds, 3),
             "folder": str(self.folder),
         }
 
@@ -80,26 +89,29 @@ def build_index(
     cancel: CancelToken | None = None,
     should_pause: Callable[[], bool] | None = None,
 ) -> IndexReport:
-    """Build (or resume, or find complete) the document's attention index; raises Cancelled when cancelled,
-    returns early with `complete=False` when `should_pause()` turns true."""
+    """Build (or resume, or find complete) the document's sentence embeddings, then its attention index;
+    raises Cancelled when cancelled, returns early with `complete=False` when `should_pause()` turns true."""
     started = time.perf_counter()
-    layer = scoring_layer_for(model, on_progress)
+    embedded = build_embeddings(text, sentences, on_progress, cancel, should_pause)
+    embedding_seconds = time.perf_counter() - started
+    layer = scoring_layer_for(model, on_progress, cancel)
     folder = index_folder(text, sentences, model, layer, settings.window_tokens)
     existing = open_index(folder)
     if existing is not None:
-        count = int(existing.meta["windows"])
-        return IndexReport(folder, True, count, count, existing.document.num_tokens, 0.0, 0, existing.size_bytes)
+        count = int(existing.meta["steps"])
+        return IndexReport(folder, True, count, count, existing.document.num_tokens, embedding_seconds, 0,
+                           existing.size_bytes, embedded, embedding_seconds)
     doc = tokenized(model, text, sentences, on_progress, cancel, stored_in=folder)
     windows = pack_windows(doc, settings.window_tokens)
-    with IndexBuilder(folder, doc, len(windows), index_meta(model, layer, settings), bytes_per_token(model, layer)) as builder:
-        first_token = builder.tokens_done
+    with index_builder(folder, doc, len(windows), index_meta(model, layer, settings), bytes_per_token(model, layer)) as builder:
+        first_token = builder.rows_done
         _index_windows(model, layer, doc, windows, builder, on_progress, cancel, should_pause)
-        done_now = builder.tokens_done - first_token
+        done_now = builder.rows_done - first_token
         finished = builder.finish()
-        windows_done = builder.windows_done
+        windows_done = builder.steps_done
     seconds = time.perf_counter() - started
     return IndexReport(folder, finished is not None, windows_done, len(windows), doc.num_tokens, seconds, done_now,
-                       folder_bytes(finished or builder.partial))
+                       folder_bytes(finished or builder.partial), embedded, embedding_seconds)
 
 
 def index_meta(model: LoadedModel, layer: int, settings: RetrievalSettings) -> dict[str, object]:
@@ -120,16 +132,16 @@ def _index_windows(
     layer: int,
     doc: TokenizedDocument,
     windows: list[tuple[int, int]],
-    builder: IndexBuilder,
+    builder: SegmentBuilder,
     on_progress: ProgressCallback | None,
     cancel: CancelToken | None,
     should_pause: Callable[[], bool] | None,
 ) -> None:
     """Read the windows the builder still wants, a batch at a time, reporting after each batch."""
     prefix = np.asarray(context_prefix_ids(model.tokenizer), dtype=np.int64)
-    started, first_token = time.perf_counter(), builder.tokens_done
+    started, first_token = time.perf_counter(), builder.rows_done
     batch_tokens = GPU_BATCH_TOKENS if model.device == "cuda" else 0
-    number = builder.windows_done
+    number = builder.steps_done
     while number < len(windows):
         if cancel:
             cancel.raise_if_cancelled()
@@ -139,7 +151,7 @@ def _index_windows(
         for window, keys in zip(batch, _batch_keys(model, layer, doc, [windows[w] for w in batch], prefix)):
             builder.add(window, keys)
         number = batch[-1] + 1
-        _report(on_progress, doc, windows, number - 1, builder.tokens_done - first_token, started)
+        _report(on_progress, doc, windows, number - 1, builder.rows_done - first_token, started)
 
 
 def _next_batch(doc: TokenizedDocument, windows: list[tuple[int, int]], first: int, batch_tokens: int) -> list[int]:

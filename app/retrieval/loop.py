@@ -14,10 +14,10 @@ import torch
 
 from app.retrieval.attention import capture_layer_inputs, question_attention
 from app.retrieval.index_scoring import window_keys
-from app.retrieval.index_store import IndexBuilder, IndexStorageError
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import PromptParts
 from app.retrieval.scoring import token_scores, top_tokens
+from app.retrieval.segment_store import IndexStorageError, SegmentBuilder
 from app.retrieval.types import CancelToken, Progress, ProgressCallback, RetrievalSettings, WindowScore
 from app.retrieval.units import TokenizedDocument
 
@@ -34,13 +34,21 @@ class LoopState:
     index_warning: str = ""  # why the attention index could not be written, if it could not
 
 
+@dataclass(frozen=True)
+class Heads:
+    """The query heads summed at the scoring layer (None: all of them), in the loop and for the index."""
+
+    loop: Sequence[int] | None = None
+    index: Sequence[int] | None = None
+
+
 @dataclass
 class Run:
     """Everything one retrieval run needs, fixed for its duration."""
 
     model: LoadedModel
     layer: int
-    heads: Sequence[int] | None
+    heads: Heads
     doc: TokenizedDocument
     question: str
     prompt: PromptParts
@@ -53,13 +61,13 @@ class Run:
             self.cancel.raise_if_cancelled()
 
 
-def full_pass(run: Run, windows: list[tuple[int, int]], builder: IndexBuilder | None) -> LoopState:
+def full_pass(run: Run, windows: list[tuple[int, int]], builder: SegmentBuilder | None) -> LoopState:
     """The exact InfiniRetri loop over every window; feeds the index builder the windows it still wants."""
     state = LoopState()
     started = time.perf_counter()
     for number, (first, end) in enumerate(windows):
         run.check_cancel()
-        wanted = builder is not None and builder.windows_done == number
+        wanted = builder is not None and builder.steps_done == number
         keys = score_window(run, list(range(first, end)), state, keep_keys=wanted)
         if builder is not None and keys is not None:
             try:
@@ -116,7 +124,7 @@ def score_window(run: Run, window_units: list[int], state: LoopState, keep_keys:
     keys = None
     if keep_keys:
         keys = window_keys(run.model.model, run.layer, captured[0][:, context[0] + window_start : context[1]])
-    attention = question_attention(run.model.model, run.layer, captured, question_start, run.heads)
+    attention = question_attention(run.model.model, run.layer, captured, question_start, run.heads.loop)
     scores = token_scores(attention, context, question_start, settings.phrase_width, settings.question_weighting)
     scores_np = scores.float().cpu().numpy()
     column_unit = np.repeat(np.asarray(units, dtype=np.int64), lengths)

@@ -18,25 +18,27 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.retrieval.calibration import scoring_layer_for
-from app.retrieval.candidates import choose_units, fuse, sentence_to_unit_scores, token_to_unit_scores
+from app.retrieval.calibration import calibration_for
+from app.retrieval.candidates import (
+    ATTENTION_WEIGHT,
+    LEXICAL_WEIGHT,
+    MEANING_WEIGHT,
+    choose_units,
+    fuse,
+    sentence_to_unit_scores,
+    token_to_unit_scores,
+)
+from app.retrieval.embeddings import embedding_scores
 from app.retrieval.generation import answer_context, generate_text, is_unhelpful, quoted
 from app.retrieval.index_scoring import question_queries, score_document
-from app.retrieval.index_store import (
-    AttentionIndex,
-    IndexBuilder,
-    IndexBusyError,
-    IndexStorageError,
-    folder_bytes,
-    open_index,
-    open_partial,
-)
+from app.retrieval.index_store import AttentionIndex, folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.indexing import build_index, bytes_per_token, index_meta
 from app.retrieval.lexical import lexical_index
-from app.retrieval.loop import LoopState, Run, focused_pass, full_pass, window_span
+from app.retrieval.loop import Heads, LoopState, Run, focused_pass, full_pass, window_span
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import build_prompt_parts
 from app.retrieval.scoring import smooth
+from app.retrieval.segment_store import IndexStorageError, SegmentBuilder, StoreBusyError
 from app.retrieval.speed import estimate_full_pass_seconds, remember_speed
 from app.retrieval.types import (
     AnswerResult,
@@ -116,12 +118,15 @@ def retrieve(
     if not question.strip():
         raise BadInputError("The question is empty.")
     started = time.perf_counter()
-    layer = settings.layer if settings.layer is not None else scoring_layer_for(model, on_progress)
+    calibration = calibration_for(model, on_progress, cancel)
+    layer = settings.layer if settings.layer is not None else calibration.layer
     folder = index_folder(text, sentences, model, layer, settings.window_tokens)
     doc = tokenized(model, text, sentences, on_progress, cancel, stored_in=folder)
     if doc.num_units == 0:
         raise BadInputError("The document has no text to search.")
-    run = Run(model, layer, settings.heads, doc, question, build_prompt_parts(model.tokenizer, question), settings,
+    heads = Heads(_chosen(settings.loop_heads, calibration.loop_heads, layer, calibration.layer),
+                  _chosen(settings.index_heads, calibration.index_heads, layer, calibration.layer))
+    run = Run(model, layer, heads, doc, question, build_prompt_parts(model.tokenizer, question), settings,
               on_progress, cancel)
     windows = pack_windows(doc, settings.window_tokens)
     mode = _mode(settings, model, doc, layer)
@@ -133,6 +138,11 @@ def retrieve(
     result = _result(text, run, outcome, windows, started)
     result.stats.update(mode=mode, **outcome.stats)
     return result
+
+
+def _chosen(choice: str, calibrated: list[int] | None, layer: int, calibrated_layer: int) -> list[int] | None:
+    """The query heads to sum: the calibrated retrieval heads when asked for and measured at this layer."""
+    return calibrated if choice == "calibrated" and layer == calibrated_layer else None
 
 
 def _mode(settings: RetrievalSettings, model: LoadedModel, doc: TokenizedDocument, layer: int) -> str:
@@ -173,13 +183,13 @@ def _full(run: Run, windows: list[tuple[int, int]], folder: Any) -> _Outcome:
     return _Outcome(state, state.raw_window_scores, stats)
 
 
-def _open_builder(run: Run, windows: list[tuple[int, int]], folder: Any) -> tuple[IndexBuilder | None, str]:
+def _open_builder(run: Run, windows: list[tuple[int, int]], folder: Any) -> tuple[SegmentBuilder | None, str]:
     if not run.settings.build_index or open_index(folder) is not None:
         return None, ""
     meta = index_meta(run.model, run.layer, run.settings)
     try:
-        builder = IndexBuilder(folder, run.doc, len(windows), meta, bytes_per_token(run.model, run.layer))
-    except IndexBusyError:
+        builder = index_builder(folder, run.doc, len(windows), meta, bytes_per_token(run.model, run.layer))
+    except StoreBusyError:
         return None, ""
     except (IndexStorageError, OSError) as exc:
         return None, str(exc)
@@ -199,16 +209,27 @@ def _focused(
     if index is None and mode == "auto":
         index = open_partial(folder)
     rankings: list[np.ndarray] = []
+    weights: list[float] = []
+    sources: list[str] = []
     if index is not None:
         tick = time.perf_counter()
         rankings.append(token_to_unit_scores(doc, _attention_scores(run, index)))
+        weights.append(ATTENTION_WEIGHT)
+        sources.append("attention")
         timings["index_scoring_seconds"] = round(time.perf_counter() - tick, 3)
     if mode == "auto" or not rankings:
         tick = time.perf_counter()
         lexical = lexical_index(text, sentences)
         rankings.append(sentence_to_unit_scores(doc, lexical.spans, lexical.scores(run.question)))
+        weights.append(LEXICAL_WEIGHT)
+        sources.append("lexical")
+        meaning = embedding_scores(text, sentences, run.question) if sentences else None
+        if meaning is not None:
+            rankings.append(sentence_to_unit_scores(doc, lexical.spans, meaning))
+            weights.append(MEANING_WEIGHT)
+            sources.append("meaning")
         timings["lexical_seconds"] = round(time.perf_counter() - tick, 3)
-    fused = fuse(rankings)
+    fused = fuse(rankings, weights)
     units = choose_units(doc, fused, run.settings.candidate_tokens)
     if run.on_progress:
         run.on_progress(Progress("retrieving", 0, 1, message="Reading the best passages with the question"))
@@ -218,6 +239,7 @@ def _focused(
         "focus_seconds": round(state.seconds, 3),
         "focus_tokens": int(sum(doc.unit_length(u) for u in units)),
         "indexed_tokens": index.indexed_tokens if index is not None else 0,
+        "sources": sources,
         "index_bytes": index.size_bytes if index is not None else 0,
     }
     return _Outcome(state, _window_maxima(doc, windows, fused), stats)
@@ -225,7 +247,7 @@ def _focused(
 
 def _attention_scores(run: Run, index: AttentionIndex) -> np.ndarray:
     queries, weights = question_queries(run.model.model, run.layer, run.prompt, run.settings.window_tokens)
-    raw = score_document(run.model.model, run.layer, index, queries, weights, run.heads, cancel=run.cancel)
+    raw = score_document(run.model.model, run.layer, index, queries, weights, run.heads.index, cancel=run.cancel)
     return smooth(torch.from_numpy(raw), run.settings.phrase_width).numpy()
 
 

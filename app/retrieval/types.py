@@ -51,7 +51,8 @@ class RetrievalSettings:
     top_k: int = 300
     phrase_width: int = 8
     layer: int | None = None  # None: the calibrated layer of the model
-    heads: tuple[int, ...] | None = None  # query heads summed at that layer; None: all of them
+    loop_heads: str = "all"  # "all": sum every query head in the loop, as the paper does; "calibrated": retrieval heads
+    index_heads: str = "calibrated"  # the same choice for scoring the attention index
     max_new_tokens: int = 200
     answer_context_tokens: int = 320  # the best retained sentences, with their neighbours, up to this many tokens
     answer_passages: int = 3  # ... at most this many of the best, each with its neighbours

