@@ -287,17 +287,19 @@ def test_a_question_preempts_a_background_model_job(qtbot):
 
 def test_settings_dialog_round_trip_and_persistence(qtbot, isolated):
     chosen = AppSettings(model_kind="gguf", model_path="/models/x.gguf", device="cuda", window_tokens=2048, top_k=64,
-                         fast_follow_ups=False)
-    dialog = SettingsDialog(AppSettings())
+                         method="full", index_on_open=False, passage_order="page")
+    dialog = SettingsDialog(AppSettings(passage_order="page"))
     qtbot.addWidget(dialog)
     assert not dialog.path.isEnabled()
+    assert dialog.method.currentText() == "Fast (recommended)" and dialog.index_on_open.isChecked()
     dialog.set_settings(chosen)
+    assert dialog.method.currentText() == "Exact full pass (slow)"
     assert dialog.settings() == chosen and dialog.browse.isEnabled()
     chosen.save()
     assert AppSettings.load() == chosen
     assert AppSettings.load().model_choice() == ModelChoice("/models/x.gguf", "cuda")
-    assert AppSettings.load().retrieval().mode == "full", "fast follow-ups off: every question is a full pass"
-    assert AppSettings().retrieval().mode == "indexed" and AppSettings().retrieval(full_pass=True).mode == "full"
+    assert AppSettings.load().retrieval().mode == "full", "the exact method: every question is a full pass"
+    assert AppSettings().retrieval().mode == "auto" and AppSettings().retrieval(full_pass=True).mode == "full"
     QSettings().setValue("model/kind", "nonsense")
     assert AppSettings.load().model_spec == "bundled"
 
@@ -354,15 +356,31 @@ def test_stored_settings_of_the_wrong_type_or_range_fall_back_to_defaults(isolat
     store = QSettings()
     store.setValue("retrieval/window_tokens", 5)  # below what the dialog allows
     store.setValue("retrieval/top_k", "many")
-    store.setValue("retrieval/fast_follow_ups", "false")  # how an INI file gives it back
+    store.setValue("indexing/on_open", "false")  # how an INI file gives it back
+    store.setValue("view/passage_order", "sideways")
     store.setValue("model/device", "cuda")
     loaded = AppSettings.load()
     assert loaded.window_tokens == AppSettings().window_tokens and loaded.top_k == AppSettings().top_k
-    assert loaded.fast_follow_ups is False and loaded.device == "cuda"
+    assert loaded.index_on_open is False and loaded.device == "cuda" and loaded.passage_order == "score"
     store.setValue("recent/files", "/only/one.pdf")  # a one-element list comes back as a string
     assert recent_files() == ["/only/one.pdf"]
     add_recent_file("/two.pdf")
     assert recent_files() == ["/two.pdf", "/only/one.pdf"]
+
+
+@pytest.mark.parametrize(("stored", "method"), [("false", "full"), ("true", "auto"), (None, "auto")])
+def test_the_old_follow_ups_setting_becomes_the_method(isolated, stored, method):
+    """Before the Method setting, unticking Settings ▸ Follow-ups meant a full pass for every question."""
+    store = QSettings()
+    if stored is not None:
+        store.setValue("retrieval/fast_follow_ups", stored)
+    loaded = AppSettings.load()
+    assert loaded.method == method
+    loaded.save()
+    assert not QSettings().contains("retrieval/fast_follow_ups"), "the old key is gone once saved"
+    assert QSettings().value("retrieval/method") == method and AppSettings.load().method == method
+    QSettings().setValue("retrieval/method", "bogus")
+    assert AppSettings.load().method == "auto"
 
 
 @settings(max_examples=200, deadline=None)
