@@ -70,6 +70,31 @@ def test_strip_click_emits_offset_and_passages_are_marked(qtbot):
     assert passages[300] == 0.8 and passages[100] == -1.0
 
 
+def test_strip_draws_the_indexed_part_under_relevance(qtbot):
+    strip = HeatStrip()
+    qtbot.addWidget(strip)
+    strip.resize(20, 400)
+    strip.show()
+    strip.set_geometry(None, 10_000)
+    strip.set_indexed_until(7_500)
+    strip.set_result([WindowScore(0, 2_500, 5_000, 1.0)], [])
+
+    def pixel(y: int) -> tuple[int, int, int]:
+        color = strip.grab().toImage().pixelColor(3, y)
+        return color.red(), color.green(), color.blue()
+
+    background, indexed, hot = pixel(390), pixel(50), pixel(150)
+    assert len({background, indexed, hot}) == 3
+    assert pixel(250) == indexed, "indexed, no relevance"
+    assert strip.indexed_rows() == 300 and "indexed" in strip.describe(250) and "indexed" not in strip.describe(350)
+    strip.begin_run(3)
+    assert strip.indexed_until == 7_500 and pixel(150) == indexed, "a new question keeps the indexed part"
+    strip.set_indexed_until(10_000, complete=True)
+    assert pixel(399) == indexed
+    strip.clear()
+    assert strip.indexed_until == 0 and pixel(50) == background
+
+
 # ------------------------------------------------------------------------------------------- page view
 
 
@@ -239,6 +264,21 @@ def test_a_second_question_joins_the_load_in_progress():
     assert holder.loaded is results[0][0] and engine.asked_to_stop == [False]
 
 
+def test_a_paused_waiter_leaves_the_load_running_for_the_question_that_joins_it():
+    from app.ui.workers.model_holder import WaitPaused
+
+    holder, engine = ModelHolder(), _LoadingEngine(seconds=0.6)
+    paused = threading.Event()
+    threading.Timer(0.1, paused.set).start()
+    with pytest.raises(WaitPaused):
+        holder.get(engine, ModelChoice(), lambda p: None, CancelToken(), paused.is_set)
+    seen = []
+    model, fresh = holder.get(engine, ModelChoice(), seen.append, CancelToken())
+    assert fresh and model is not None and len(engine.loads) == 1, "the question joined the load in progress"
+    assert engine.asked_to_stop == [False]
+    assert seen and seen[0].stage == "loading", "the joining job learns what the load is doing"
+
+
 def test_cancel_is_reported_within_a_second_even_when_the_worker_does_not_stop(qtbot):
     runner = JobRunner()
     stubborn = _Job(lambda job: time.sleep(2.5) or "late result")
@@ -331,6 +371,23 @@ def test_first_run_opens_the_sample(isolated, monkeypatch, tmp_path):
     assert main.initial_document(None) == sample
     assert main.initial_document(None) is None  # only the first time
     assert str(main.initial_document("x.txt")) == "x.txt"
+
+
+def test_index_indicator_words():
+    from app.ui.index_indicator import IndexState, describe, rough_eta
+
+    assert rough_eta(None) == "" and rough_eta(20) == "less than a minute left"
+    assert rough_eta(170) == "about 3 min left" and rough_eta(4900) == "about 1 h 22 min left"
+    running = IndexState("running", 45, 100, 170.0, 610.0)
+    text, tip = describe(running)
+    assert text == "Indexing 45% · about 3 min left" and "45 of 100 windows, 610 tokens/s" in tip
+    assert describe(IndexState("running", 99, 100))[0] == "Indexing 99%"
+    assert describe(IndexState("paused", 45, 100))[0] == "Indexed 45% · paused"
+    assert describe(IndexState("stopped", 45, 100))[0] == "Indexed 45% · stopped"
+    complete = describe(IndexState("complete", 100, 100, index_bytes=12_345_678))
+    assert complete[0] == "Fully indexed" and "12.3 MB" in complete[1]
+    assert describe(IndexState("starting"))[0] == "Indexing…"
+    assert describe(IndexState("failed", message="Disk full."))[0] == "Not indexed"
 
 
 def test_format_eta():

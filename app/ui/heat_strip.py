@@ -84,6 +84,7 @@ class HeatStrip(QWidget):
         self.passages: list[Passage] = []
         self.expected_windows = 0
         self.indexed_until = 0  # characters from the start whose attention index is built
+        self.indexed_complete = False
         self._window_rows: list[float] | None = None
         self._passage_rows: list[float] | None = None
         self._starts: list[int] = []
@@ -95,7 +96,7 @@ class HeatStrip(QWidget):
 
     def clear(self) -> None:
         """Forget everything: another document (or none) is shown."""
-        self.indexed_until = 0
+        self.indexed_until, self.indexed_complete = 0, False
         self.clear_relevance()
 
     def clear_relevance(self) -> None:
@@ -108,14 +109,16 @@ class HeatStrip(QWidget):
         self.clear_relevance()
         self.expected_windows = expected_windows
 
-    def set_indexed_until(self, offset: int) -> None:
-        """The attention index covers the document's characters up to `offset`."""
-        if offset != self.indexed_until:
-            self.indexed_until = max(0, offset)
+    def set_indexed_until(self, offset: int, complete: bool = False) -> None:
+        """The attention index covers the document's characters up to `offset` (all of them: `complete`)."""
+        if (offset, complete) != (self.indexed_until, self.indexed_complete):
+            self.indexed_until, self.indexed_complete = max(0, offset), complete
             self.update()
 
     def indexed_rows(self) -> int:
         """Pixel rows, from the top, drawn as indexed."""
+        if self.indexed_complete:
+            return self.height()
         if self.indexed_until <= 0:
             return 0
         return min(self.height(), math.ceil(self._geometry.fraction_of_offset(self.indexed_until) * self.height()))

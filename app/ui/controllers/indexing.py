@@ -172,7 +172,7 @@ class IndexingController(QObject):
         if outcome.complete:
             self._set(IndexState("complete", report.windows, report.windows, index_bytes=int(report.index_bytes)))
             if self.document is not None:
-                self.area.strip.set_indexed_until(len(self.document.document.text))
+                self.area.strip.set_indexed_until(len(self.document.document.text), complete=True)
             self.completed.emit(outcome)
             return
         done = report.windows_done if report is not None else self.state.done
