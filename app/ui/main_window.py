@@ -429,6 +429,8 @@ class MainWindow(QMainWindow):
         result = entry.to_result()
         self.panel.set_question(entry.question)
         self.panel.set_answer(entry.answer)
+        self.panel.set_answer_source("model")
+        self.panel.set_method("")
         self.navigator.show(self.document, result, passage_rects(self.document, result))
         self.status.done(f"Answer from {time.strftime('%Y-%m-%d %H:%M', time.localtime(entry.created))}")
 
@@ -457,7 +459,8 @@ class MainWindow(QMainWindow):
             return f"{getattr(loaded, 'name', '')} on {getattr(loaded, 'device', '')}"
         spec = self.settings.model_spec
         name = "bundled model" if spec == "bundled" else Path(spec).name or spec
-        return f"{name} · {self.settings.device} (loads on first question)"
+        when = "loads when a document opens" if self.settings.index_on_open else "loads on first question"
+        return f"{name} · {self.settings.device} ({when})"
 
     def show_error(self, failure: JobFailure, actions: tuple = ()) -> QMessageBox:
         """A readable, non-blocking error dialog; the traceback is under 'Show Details'."""
