@@ -25,7 +25,7 @@ pytestmark = pytest.mark.gui
 
 
 def slow_index(fake_core, window_chars: int = 40, delay: float = 0.04) -> None:
-    """About 40 windows for the 8-page sample, indexed in about two seconds."""
+    """About 26 windows of 40 characters for the 8-page sample, 40 ms each."""
     fake_core.window_chars, fake_core.index_delay = window_chars, delay
 
 
@@ -47,7 +47,7 @@ def strip_pixel(strip, fraction: float) -> QColor:
 
 def test_opening_a_document_indexes_it_with_progress_eta_and_the_strip_filling_in(qtbot, sample_pdf, fake_core,
                                                                                   isolated):
-    slow_index(fake_core)
+    slow_index(fake_core, window_chars=25)  # about 40 windows
     window = make_window(qtbot, fake_core.engine(), isolated)
     document = open_and_wait(qtbot, window, sample_pdf)
     indicator, strip = window.status.index, window.area.strip
