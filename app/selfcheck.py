@@ -216,6 +216,7 @@ class SelfCheck:
         # The check must not change the person's window layout, recent files or history.
         QSettings.setDefaultFormat(QSettings.Format.IniFormat)
         QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
+        QSettings().setValue("indexing/on_open", False)  # the window opens and closes: no model load for indexing
         from app.history import HistoryStore
         from app.ui.main_window import MainWindow, app_icon
 

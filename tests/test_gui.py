@@ -447,23 +447,32 @@ def test_tiny_model_end_to_end(qtbot, isolated, tiny_model):
     assert window.panel.passage_list.currentRow() == row
 
 
-def test_follow_up_uses_the_index_and_says_so(qtbot, sample_pdf, isolated, tiny_model):
+def test_fast_method_uses_the_index_and_a_full_pass_is_one_shortcut_away(qtbot, sample_pdf, isolated, tiny_model,
+                                                                         monkeypatch):
+    # the tiny model reads a short document whole in auto mode; pretend that would be slow
+    monkeypatch.setattr("app.retrieval.pipeline.estimate_full_pass_seconds", lambda *args, **kwargs: 1e9)
     engine = Engine(load_model=lambda spec, device, on_progress=None, cancel=None: tiny_model)
     window = make_window(qtbot, engine, isolated)
-    open_and_wait(qtbot, window, sample_pdf)
-    first = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=120000)
-    follow_up = ask_and_wait(qtbot, window, "Which crate weighs the most?", timeout=120000)
-    assert (first.result.stats["mode"], follow_up.result.stats["mode"]) == ("full", "indexed")
-    assert "attention index" in window.panel.method_label.text()
-    assert "follow-up" in window.status.message.text()
-    assert window.area.strip.cell_count() == len(follow_up.result.windows) == len(first.result.windows)
-    assert window.panel.passage_list.count() == len(follow_up.result.passages) > 0
+    with qtbot.waitSignal(window.indexing.completed, timeout=120000):
+        open_and_wait(qtbot, window, sample_pdf)
+    fast = ask_and_wait(qtbot, window, "Which crate weighs the most?", timeout=120000)
+    stats = fast.result.stats
+    assert stats["mode"] == "auto" and stats["indexed_tokens"] == stats["document_tokens"] > 0
+    assert "keyword search and the attention index rank best" in window.panel.method_label.text()
+    assert "fast:" in window.status.message.text()
+    assert window.area.strip.cell_count() == len(fast.result.windows)
+    assert window.panel.passage_list.count() == len(fast.result.passages) > 0
 
     window.panel.set_question("What colour is box 4?")
     with qtbot.waitSignal(window.answerFinished, timeout=120000) as finished:
         qtbot.keyClick(window.panel.question_box, Qt.Key.Key_Return,
                        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert finished.args[0].result.stats["mode"] == "full", "Ctrl+Shift+Enter forces the exact full pass"
+    assert window.panel.method_label.text().startswith("Full pass: all ")
+
+    window.apply_settings(AppSettings(method="full"))
+    exact = ask_and_wait(qtbot, window, "Which crate weighs the most?", timeout=120000)
+    assert exact.result.stats["mode"] == "full", "Method: Exact full pass"
 
 
 @pytest.mark.slow

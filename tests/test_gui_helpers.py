@@ -58,9 +58,24 @@ class FakeModel:
     scoring_layer: int = 1
 
 
+@dataclass(frozen=True)
+class FakeIndexReport:
+    """What the core's IndexReport carries, without importing torch."""
+
+    folder: Path
+    complete: bool
+    windows_done: int
+    windows: int
+    document_tokens: int
+    seconds: float
+    tokens_indexed_now: int
+    index_bytes: int
+
+
 @dataclass
 class FakeCore:
-    """Stands in for load_model/answer: windows of fixed size, passages = sentences with a question word."""
+    """Stands in for load_model/answer/build_index: windows of fixed size, passages = sentences with a
+    question word; the index build remembers per text how many windows are done (so it resumes)."""
 
     window_chars: int = 200
     delay: float = 0.0
@@ -68,6 +83,13 @@ class FakeCore:
     model_loads: int = 0
     calls: int = 0
     threads: set = field(default_factory=set)
+    index_delay: float = 0.0  # seconds per indexed window
+    eta_per_window: float = 6.0  # what the build reports as time left per remaining window
+    index_fail_with: Exception | None = None
+    indexed: dict = field(default_factory=dict)  # text -> windows done
+    index_runs: list = field(default_factory=list)  # (first window, windows done, how it ended) per build
+    lexical_calls: int = 0
+    stats: dict = field(default_factory=dict)  # added to every answer's stats
 
     def load_model(self, spec: str, device: str, on_progress: Callable | None = None, cancel=None) -> FakeModel:
         self.model_loads += 1
@@ -96,7 +118,46 @@ class FakeCore:
                 cancel.raise_if_cancelled()
             if on_token:
                 on_token(piece + " ")
-        return AnswerResult(answer, passages, windows, {"windows": len(windows)})
+        return AnswerResult(answer, passages, windows, {"windows": len(windows), **self.stats})
+
+    def build_index(self, text, sentences, model, settings=None, on_progress=None, cancel=None,
+                    should_pause=None) -> FakeIndexReport:
+        total = max(1, -(-len(text) // self.window_chars))
+        first = done = self.indexed.get(text, 0)
+        ended = "complete"
+        try:
+            while done < total:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                if should_pause is not None and should_pause():
+                    ended = "paused"
+                    break
+                if self.index_fail_with is not None:
+                    raise self.index_fail_with
+                time.sleep(self.index_delay)
+                done += 1
+                self.indexed[text] = done
+                window = WindowScore(done - 1, (done - 1) * self.window_chars, min(len(text), done * self.window_chars),
+                                     0.0)
+                if on_progress:
+                    on_progress(Progress("indexing", done, total, 1000.0, (total - done) * self.eta_per_window, window,
+                                         "Indexing the document"))
+        except BaseException as exc:
+            ended = type(exc).__name__
+            raise
+        finally:
+            self.index_runs.append((first, done, ended))
+        return FakeIndexReport(Path("fake-index"), done >= total, done, total, len(text) // 4, 0.1,
+                               (done - first) * 50, done * 40_000)
+
+    def index_status(self, text, sentences, model, settings=None) -> tuple[int, int, bool]:
+        total = max(1, -(-len(text) // self.window_chars))
+        done = self.indexed.get(text, 0)
+        return done * 50, total * 50, done >= total
+
+    def lexical_index(self, text, sentences) -> object:
+        self.lexical_calls += 1
+        return object()
 
     def _scan(self, text, question, on_progress, cancel) -> list[WindowScore]:
         total = max(1, -(-len(text) // self.window_chars))
@@ -117,7 +178,9 @@ class FakeCore:
     def engine(self, **overrides):
         from app.ui.workers import Engine
 
-        return Engine(**{"load_model": self.load_model, "answer": self.answer, **overrides})
+        calls = {"load_model": self.load_model, "answer": self.answer, "build_index": self.build_index,
+                 "index_status": self.index_status, "lexical_index": self.lexical_index}
+        return Engine(**{**calls, **overrides})
 
 
 @pytest.fixture

@@ -70,6 +70,31 @@ def test_strip_click_emits_offset_and_passages_are_marked(qtbot):
     assert passages[300] == 0.8 and passages[100] == -1.0
 
 
+def test_strip_draws_the_indexed_part_under_relevance(qtbot):
+    strip = HeatStrip()
+    qtbot.addWidget(strip)
+    strip.resize(20, 400)
+    strip.show()
+    strip.set_geometry(None, 10_000)
+    strip.set_indexed_until(7_500)
+    strip.set_result([WindowScore(0, 2_500, 5_000, 1.0)], [])
+
+    def pixel(y: int) -> tuple[int, int, int]:
+        color = strip.grab().toImage().pixelColor(3, y)
+        return color.red(), color.green(), color.blue()
+
+    background, indexed, hot = pixel(390), pixel(50), pixel(150)
+    assert len({background, indexed, hot}) == 3
+    assert pixel(250) == indexed, "indexed, no relevance"
+    assert strip.indexed_rows() == 300 and "indexed" in strip.describe(250) and "indexed" not in strip.describe(350)
+    strip.begin_run(3)
+    assert strip.indexed_until == 7_500 and pixel(150) == indexed, "a new question keeps the indexed part"
+    strip.set_indexed_until(10_000, complete=True)
+    assert pixel(399) == indexed
+    strip.clear()
+    assert strip.indexed_until == 0 and pixel(50) == background
+
+
 # ------------------------------------------------------------------------------------------- page view
 
 
@@ -239,6 +264,21 @@ def test_a_second_question_joins_the_load_in_progress():
     assert holder.loaded is results[0][0] and engine.asked_to_stop == [False]
 
 
+def test_a_paused_waiter_leaves_the_load_running_for_the_question_that_joins_it():
+    from app.ui.workers.model_holder import WaitPaused
+
+    holder, engine = ModelHolder(), _LoadingEngine(seconds=0.6)
+    paused = threading.Event()
+    threading.Timer(0.1, paused.set).start()
+    with pytest.raises(WaitPaused):
+        holder.get(engine, ModelChoice(), lambda p: None, CancelToken(), paused.is_set)
+    seen = []
+    model, fresh = holder.get(engine, ModelChoice(), seen.append, CancelToken())
+    assert fresh and model is not None and len(engine.loads) == 1, "the question joined the load in progress"
+    assert engine.asked_to_stop == [False]
+    assert seen and seen[0].stage == "loading", "the joining job learns what the load is doing"
+
+
 def test_cancel_is_reported_within_a_second_even_when_the_worker_does_not_stop(qtbot):
     runner = JobRunner()
     stubborn = _Job(lambda job: time.sleep(2.5) or "late result")
@@ -287,17 +327,19 @@ def test_a_question_preempts_a_background_model_job(qtbot):
 
 def test_settings_dialog_round_trip_and_persistence(qtbot, isolated):
     chosen = AppSettings(model_kind="gguf", model_path="/models/x.gguf", device="cuda", window_tokens=2048, top_k=64,
-                         fast_follow_ups=False)
-    dialog = SettingsDialog(AppSettings())
+                         method="full", index_on_open=False, passage_order="page")
+    dialog = SettingsDialog(AppSettings(passage_order="page"))
     qtbot.addWidget(dialog)
     assert not dialog.path.isEnabled()
+    assert dialog.method.currentText() == "Fast (recommended)" and dialog.index_on_open.isChecked()
     dialog.set_settings(chosen)
+    assert dialog.method.currentText() == "Exact full pass (slow)"
     assert dialog.settings() == chosen and dialog.browse.isEnabled()
     chosen.save()
     assert AppSettings.load() == chosen
     assert AppSettings.load().model_choice() == ModelChoice("/models/x.gguf", "cuda")
-    assert AppSettings.load().retrieval().mode == "full", "fast follow-ups off: every question is a full pass"
-    assert AppSettings().retrieval().mode == "indexed" and AppSettings().retrieval(full_pass=True).mode == "full"
+    assert AppSettings.load().retrieval().mode == "full", "the exact method: every question is a full pass"
+    assert AppSettings().retrieval().mode == "auto" and AppSettings().retrieval(full_pass=True).mode == "full"
     QSettings().setValue("model/kind", "nonsense")
     assert AppSettings.load().model_spec == "bundled"
 
@@ -331,6 +373,23 @@ def test_first_run_opens_the_sample(isolated, monkeypatch, tmp_path):
     assert str(main.initial_document("x.txt")) == "x.txt"
 
 
+def test_index_indicator_words():
+    from app.ui.index_indicator import IndexState, describe, rough_eta
+
+    assert rough_eta(None) == "" and rough_eta(20) == "less than a minute left"
+    assert rough_eta(170) == "about 3 min left" and rough_eta(4900) == "about 1 h 22 min left"
+    running = IndexState("running", 45, 100, 170.0, 610.0)
+    text, tip = describe(running)
+    assert text == "Indexing 45% · about 3 min left" and "45 of 100 windows, 610 tokens/s" in tip
+    assert describe(IndexState("running", 99, 100))[0] == "Indexing 99%"
+    assert describe(IndexState("paused", 45, 100))[0] == "Indexed 45% · paused"
+    assert describe(IndexState("stopped", 45, 100))[0] == "Indexed 45% · stopped"
+    complete = describe(IndexState("complete", 100, 100, index_bytes=12_345_678))
+    assert complete[0] == "Fully indexed" and "12.3 MB" in complete[1]
+    assert describe(IndexState("starting"))[0] == "Indexing…"
+    assert describe(IndexState("failed", message="Disk full."))[0] == "Not indexed"
+
+
 def test_format_eta():
     assert format_eta(None) == "" and format_eta(5.2) == "5 s left"
     assert format_eta(125) == "2 min 05 s left" and format_eta(3725) == "1 h 02 min left"
@@ -354,15 +413,31 @@ def test_stored_settings_of_the_wrong_type_or_range_fall_back_to_defaults(isolat
     store = QSettings()
     store.setValue("retrieval/window_tokens", 5)  # below what the dialog allows
     store.setValue("retrieval/top_k", "many")
-    store.setValue("retrieval/fast_follow_ups", "false")  # how an INI file gives it back
+    store.setValue("indexing/on_open", "false")  # how an INI file gives it back
+    store.setValue("view/passage_order", "sideways")
     store.setValue("model/device", "cuda")
     loaded = AppSettings.load()
     assert loaded.window_tokens == AppSettings().window_tokens and loaded.top_k == AppSettings().top_k
-    assert loaded.fast_follow_ups is False and loaded.device == "cuda"
+    assert loaded.index_on_open is False and loaded.device == "cuda" and loaded.passage_order == "score"
     store.setValue("recent/files", "/only/one.pdf")  # a one-element list comes back as a string
     assert recent_files() == ["/only/one.pdf"]
     add_recent_file("/two.pdf")
     assert recent_files() == ["/two.pdf", "/only/one.pdf"]
+
+
+@pytest.mark.parametrize(("stored", "method"), [("false", "full"), ("true", "auto"), (None, "auto")])
+def test_the_old_follow_ups_setting_becomes_the_method(isolated, stored, method):
+    """Before the Method setting, unticking Settings ▸ Follow-ups meant a full pass for every question."""
+    store = QSettings()
+    if stored is not None:
+        store.setValue("retrieval/fast_follow_ups", stored)
+    loaded = AppSettings.load()
+    assert loaded.method == method
+    loaded.save()
+    assert not QSettings().contains("retrieval/fast_follow_ups"), "the old key is gone once saved"
+    assert QSettings().value("retrieval/method") == method and AppSettings.load().method == method
+    QSettings().setValue("retrieval/method", "bogus")
+    assert AppSettings.load().method == "auto"
 
 
 @settings(max_examples=200, deadline=None)
@@ -402,3 +477,17 @@ def test_a_long_text_fills_in_between_events_and_highlights_land_right(qtbot):
     assert len(ticks) >= 3, "the event loop ran while the text was filling in"
     assert view.document().characterCount() - 1 == len(text.encode("utf-16-le")) // 2
     assert view.extraSelections()[0].cursor.selectedText() == "emoji"
+
+
+def test_index_failures_are_classified_and_said_in_a_sentence():
+    from app.retrieval.index_store import IndexBusyError, IndexStorageError
+    from app.ui.controllers.indexing import failure_notice
+    from app.ui.workers import FailureKind
+    from app.ui.workers.messages import failure_from
+
+    full = failure_from(IndexStorageError("The disk is full."), "Could not index the document")
+    busy = failure_from(IndexBusyError("/cache/x.partial is being written by another build"), "")
+    assert (full.kind, busy.kind) == (FailureKind.STORAGE, FailureKind.INDEX_BUSY)
+    assert failure_notice(full) == "The attention index could not be saved: The disk is full."
+    assert "Another InfiniRetri window is indexing this document" in failure_notice(busy)
+    assert failure_notice(failure_from(ZeroDivisionError("boom"), "")) == "Indexing stopped: ZeroDivisionError: boom"

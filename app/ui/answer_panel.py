@@ -1,4 +1,5 @@
-"""The answer side of the window: question box, streamed answer, retrieved passages, past questions."""
+"""The answer side of the window: question box, streamed answer with its best evidence, retrieved passages
+(best first or in page order), past questions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap, QTextCursor
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -22,9 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.colors import heat_color
+from app.ui.evidence_label import EvidenceLabel
 from app.ui.icons import icon
 
 SNIPPET_CHARS = 180
+ORDER_LABELS = {"score": "Best first", "page": "Page order"}
+QUOTED_TIP = ("The model's own answer did not address the question, so the sentence that answers it best is "
+              "quoted from the document instead.")
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,8 @@ class AnswerPanel(QWidget):
     askFullPassRequested = Signal(str)
     cancelRequested = Signal()
     passageActivated = Signal(int)
+    evidenceActivated = Signal()
+    passageOrderChanged = Signal(str)  # "score" or "page"
     historySelected = Signal(int)  # entry id
     historyDeleteRequested = Signal(int)
 
@@ -95,6 +103,13 @@ class AnswerPanel(QWidget):
         self.history_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history_list.setWordWrap(True)
         self.passages_label = _section("Passages")
+        self.order_box = QComboBox()
+        self.order_box.setObjectName("passageOrder")
+        for order, label in ORDER_LABELS.items():
+            self.order_box.addItem(label, order)
+        self.order_box.setToolTip("List the passages best first or in the order of the document (F3 follows it)")
+        self.answer_label = _section("Answer")
+        self.evidence_label = EvidenceLabel()
         self.method_label = QLabel()
         self.method_label.setObjectName("methodLabel")
         self.method_label.setWordWrap(True)
@@ -113,13 +128,14 @@ class AnswerPanel(QWidget):
         top_layout.addWidget(_section("Question"))
         top_layout.addWidget(self.question_box)
         top_layout.addLayout(buttons)
-        top_layout.addWidget(_section("Answer"))
+        top_layout.addWidget(self.answer_label)
         top_layout.addWidget(self.answer_view, 1)
+        top_layout.addWidget(self.evidence_label)
         top_layout.addWidget(self.method_label)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(top)
-        splitter.addWidget(self._titled(self.passages_label, self.passage_list))
+        splitter.addWidget(self._titled(self._passages_header(), self.passage_list))
         splitter.addWidget(self._titled(_section("History"), self.history_list))
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 3)
@@ -129,8 +145,17 @@ class AnswerPanel(QWidget):
         layout.setContentsMargins(6, 0, 6, 6)
         layout.addWidget(splitter)
 
+    def _passages_header(self) -> QWidget:
+        header = QWidget()
+        row = QHBoxLayout(header)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.passages_label)
+        row.addStretch(1)
+        row.addWidget(self.order_box)
+        return header
+
     @staticmethod
-    def _titled(label: QLabel, widget: QWidget) -> QWidget:
+    def _titled(label: QWidget, widget: QWidget) -> QWidget:
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -144,6 +169,8 @@ class AnswerPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancelRequested)
         self.passage_list.itemClicked.connect(lambda item: self.passageActivated.emit(self.passage_list.row(item)))
         self.passage_list.itemActivated.connect(lambda item: self.passageActivated.emit(self.passage_list.row(item)))
+        self.evidence_label.activated.connect(self.evidenceActivated)
+        self.order_box.currentIndexChanged.connect(lambda *_: self.passageOrderChanged.emit(self.passage_order()))
         self.history_list.itemClicked.connect(self._history_clicked)
         self.history_list.itemActivated.connect(self._history_clicked)
         self.history_list.customContextMenuRequested.connect(self._history_menu)
@@ -173,6 +200,8 @@ class AnswerPanel(QWidget):
     def start_answer(self) -> None:
         self.answer_view.clear()
         self.method_label.clear()
+        self.evidence_label.clear_evidence()
+        self.set_answer_source("model")
         self.passage_list.clear()
         self.passages_label.setText("Passages")
         self.history_list.clearSelection()
@@ -189,6 +218,28 @@ class AnswerPanel(QWidget):
 
     def answer_text(self) -> str:
         return self.answer_view.toPlainText()
+
+    def set_answer_source(self, source: str) -> None:
+        """'evidence': the answer quotes the document (the model's own answer was not helpful)."""
+        quoted = source == "evidence"
+        self.answer_label.setText("Answer · quoted from the document" if quoted else "Answer")
+        self.answer_label.setToolTip(QUOTED_TIP if quoted else "")
+
+    def show_evidence(self, location: str, sentence: str) -> None:
+        """The best evidence sentence under the answer; a click on it emits `evidenceActivated`."""
+        self.evidence_label.show_evidence(location, sentence)
+
+    def clear_evidence(self) -> None:
+        self.evidence_label.clear_evidence()
+
+    def passage_order(self) -> str:
+        return str(self.order_box.currentData())
+
+    def set_passage_order(self, order: str) -> None:
+        """Show the order chosen (without emitting `passageOrderChanged`)."""
+        self.order_box.blockSignals(True)
+        self.order_box.setCurrentIndex(max(0, self.order_box.findData(order)))
+        self.order_box.blockSignals(False)
 
     def set_method(self, text: str) -> None:
         """How the answer was found (full pass or attention index), under the answer."""

@@ -1,4 +1,4 @@
-"""User settings kept with QSettings: the model and device choice, retrieval knobs, recent files."""
+"""User settings kept with QSettings: the model and device choice, retrieval knobs, indexing, recent files."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from app.ui.workers.model_holder import ModelChoice
 
 MODEL_KINDS = ("bundled", "folder", "gguf", "hub")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+METHODS = ("auto", "full")  # "Fast (recommended)" or "Exact full pass (slow)"
+PASSAGE_ORDERS = ("score", "page")
 MAX_RECENT = 10
 WINDOW_TOKENS_RANGE = (128, 32768)  # what the settings dialog offers
 TOP_K_RANGE = (1, 4096)
 _DEFAULTS = RetrievalSettings()
+_OLD_FOLLOW_UPS_KEY = "retrieval/fast_follow_ups"  # before the Method setting: True meant the fast method
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,9 @@ class AppSettings:
     device: str = "auto"
     window_tokens: int = _DEFAULTS.window_tokens
     top_k: int = _DEFAULTS.top_k
-    fast_follow_ups: bool = True  # answer later questions on a document from its attention index
+    method: str = "auto"  # "auto": keyword search and the attention index choose what the loop reads; "full"
+    index_on_open: bool = True  # build the document's attention index in the background when it opens
+    passage_order: str = "score"  # the passage list: best first ("score") or in document order ("page")
 
     @property
     def model_spec(self) -> str:
@@ -37,7 +42,7 @@ class AppSettings:
 
     def retrieval(self, full_pass: bool = False) -> RetrievalSettings:
         """Retrieval settings for one question; `full_pass` forces the paper's exact method."""
-        mode = "auto" if self.fast_follow_ups and not full_pass else "full"
+        mode = "full" if full_pass or self.method == "full" else "auto"
         return replace(_DEFAULTS, window_tokens=self.window_tokens, top_k=self.top_k, mode=mode)
 
     # persistence ----------------------------------------------------------------------------------
@@ -49,6 +54,7 @@ class AppSettings:
         device = store.value("model/device", "auto", type=str)
         window_tokens = store.value("retrieval/window_tokens", _DEFAULTS.window_tokens, type=int)
         top_k = store.value("retrieval/top_k", _DEFAULTS.top_k, type=int)
+        order = store.value("view/passage_order", "score", type=str)
         return cls(
             model_kind=kind if kind in MODEL_KINDS else "bundled",
             model_path=store.value("model/path", "", type=str),
@@ -56,7 +62,9 @@ class AppSettings:
             window_tokens=window_tokens if WINDOW_TOKENS_RANGE[0] <= window_tokens <= WINDOW_TOKENS_RANGE[1]
             else _DEFAULTS.window_tokens,
             top_k=top_k if TOP_K_RANGE[0] <= top_k <= TOP_K_RANGE[1] else _DEFAULTS.top_k,
-            fast_follow_ups=store.value("retrieval/fast_follow_ups", True, type=bool),
+            method=_stored_method(store),
+            index_on_open=store.value("indexing/on_open", True, type=bool),
+            passage_order=order if order in PASSAGE_ORDERS else "score",
         )
 
     def save(self, store: QSettings | None = None) -> None:
@@ -66,8 +74,21 @@ class AppSettings:
         store.setValue("model/device", self.device)
         store.setValue("retrieval/window_tokens", self.window_tokens)
         store.setValue("retrieval/top_k", self.top_k)
-        store.setValue("retrieval/fast_follow_ups", self.fast_follow_ups)
+        store.setValue("retrieval/method", self.method)
+        store.remove(_OLD_FOLLOW_UPS_KEY)
+        store.setValue("indexing/on_open", self.index_on_open)
+        store.setValue("view/passage_order", self.passage_order)
         store.sync()
+
+
+def _stored_method(store: QSettings) -> str:
+    """The Method setting; from the old Follow-ups checkbox when only that was stored (off meant full)."""
+    method = store.value("retrieval/method", "", type=str)
+    if method in METHODS:
+        return method
+    if store.contains(_OLD_FOLLOW_UPS_KEY):
+        return "auto" if store.value(_OLD_FOLLOW_UPS_KEY, True, type=bool) else "full"
+    return "auto"
 
 
 def recent_files(store: QSettings | None = None) -> list[str]:

@@ -43,3 +43,4 @@ def highlight_color(score: float, alpha: int = 110) -> QColor:
 
 
 FIND_COLOR = QColor(64, 160, 255, 110)
+INDEXED_COLOR = QColor(128, 128, 128, 110)  # heat strip: indexed, no relevance yet (neutral on light and dark)

@@ -1,5 +1,7 @@
 """The heat strip: a narrow bar beside the document showing, for the whole document, how relevant
-each window was (wide column) and where passages were retained (narrow column on the right).
+each window was (wide column) and where passages were retained (narrow column on the right). Behind the
+relevance, the part of the document whose attention index is built so far is drawn in a neutral shade
+(indexing runs from the start of the document on, so that part is a prefix); relevance wins where both are.
 
 Positions on the strip follow the document view's own scroll geometry (supplied by a
 :class:`StripGeometry`), so the strip lines up with the scrollbar. Each pixel row shows the highest
@@ -17,7 +19,7 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette, 
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from app.retrieval.types import Passage, WindowScore
-from app.ui.colors import heat_color
+from app.ui.colors import INDEXED_COLOR, heat_color
 
 STRIP_WIDTH = 20
 PASSAGE_COLUMN = 6
@@ -76,11 +78,13 @@ class HeatStrip(QWidget):
         self.setFixedWidth(STRIP_WIDTH)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
-        self.setToolTip("Relevance of each part of the document")
+        self.setToolTip("Relevance of each part of the document; grey: indexed so far")
         self._geometry: StripGeometry = _LinearGeometry()
         self.windows: list[WindowScore] = []
         self.passages: list[Passage] = []
         self.expected_windows = 0
+        self.indexed_until = 0  # characters from the start whose attention index is built
+        self.indexed_complete = False
         self._window_rows: list[float] | None = None
         self._passage_rows: list[float] | None = None
         self._starts: list[int] = []
@@ -91,13 +95,33 @@ class HeatStrip(QWidget):
         self.invalidate()
 
     def clear(self) -> None:
+        """Forget everything: another document (or none) is shown."""
+        self.indexed_until, self.indexed_complete = 0, False
+        self.clear_relevance()
+
+    def clear_relevance(self) -> None:
+        """Forget the windows and passages of an answer; the indexed part stays."""
         self.windows, self.passages, self.expected_windows = [], [], 0
         self._starts = []
         self.invalidate()
 
     def begin_run(self, expected_windows: int = 0) -> None:
-        self.clear()
+        self.clear_relevance()
         self.expected_windows = expected_windows
+
+    def set_indexed_until(self, offset: int, complete: bool = False) -> None:
+        """The attention index covers the document's characters up to `offset` (all of them: `complete`)."""
+        if (offset, complete) != (self.indexed_until, self.indexed_complete):
+            self.indexed_until, self.indexed_complete = max(0, offset), complete
+            self.update()
+
+    def indexed_rows(self) -> int:
+        """Pixel rows, from the top, drawn as indexed."""
+        if self.indexed_complete:
+            return self.height()
+        if self.indexed_until <= 0:
+            return 0
+        return min(self.height(), math.ceil(self._geometry.fraction_of_offset(self.indexed_until) * self.height()))
 
     def set_expected(self, total: int) -> None:
         if total != self.expected_windows:
@@ -161,6 +185,7 @@ class HeatStrip(QWidget):
         painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.AlternateBase))
         window_rows, passage_rows = self._rows()
         cell_width = self.width() - PASSAGE_COLUMN - 1
+        painter.fillRect(0, 0, cell_width, self.indexed_rows(), INDEXED_COLOR)
         self._paint_column(painter, window_rows, 0, cell_width)
         self._paint_column(painter, passage_rows, cell_width + 1, PASSAGE_COLUMN)
         self._paint_viewport(painter, palette)
@@ -206,6 +231,8 @@ class HeatStrip(QWidget):
         window = self.best_window(offset, self.offset_at_y(int(y) + 1))
         if window is not None:
             text += f"\nwindow {window.index + 1} · relevance {window.score:.2f}"
+        elif offset < self.indexed_until:
+            text += "\nindexed"
         rows = self._passage_rows or []
         row = int(y)
         if 0 <= row < len(rows) and rows[row] >= 0:

@@ -2,12 +2,14 @@
 
 The window never calls the core: the controllers in ``app.ui.controllers`` start jobs from
 ``app.ui.workers`` and react to their signals, which always arrive on the GUI thread. One document
-load and one question run at a time; opening a file silences the question in progress.
+load and one question run at a time; opening a file silences the question in progress. An opened
+document is indexed in the background; a question pauses that and it resumes afterwards.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from app.ui.app_settings import AppSettings, add_recent_file
 from app.ui.controllers.asking import AskController
 from app.ui.controllers.documents import DocumentController, OpenDocument
 from app.ui.controllers.history import HistoryController
+from app.ui.controllers.indexing import IndexingController
 from app.ui.controllers.passages import PassageNavigator
 from app.ui.document_area import DocumentArea
 from app.ui.icons import icon
@@ -88,7 +91,12 @@ class MainWindow(QMainWindow):
             self,
         )
         self.asking = AskController(self.runner, engine, self.holder, self.area, self.panel, self.status, self)
-        self.navigator = PassageNavigator(self.area, self.panel, self)
+        self.indexing = IndexingController(
+            self.runner, engine, self.holder, self.area, self.status, lambda: self.settings,
+            lambda: self.asking.busy, self.asking.note_model_loaded, self,
+        )
+        self.navigator = PassageNavigator(self.area, self.panel, self.settings.passage_order, self)
+        self.panel.set_passage_order(self.settings.passage_order)
         self.history = HistoryController(history, self.panel, self.status, self)
         self._build_actions()
         self._build_menus()
@@ -147,6 +155,8 @@ class MainWindow(QMainWindow):
             "Ask with a &Full Pass", self.ask_full_pass, ["Ctrl+Shift+Return", "Ctrl+Shift+Enter"]
         )
         self.cancel_action = self._action("&Cancel", self.escape, ["Esc"], "cancel")
+        self.stop_index_action = self._action("Stop &Indexing", self.stop_indexing)
+        self.stop_index_action.setToolTip("Stop indexing the document; it resumes the next time the document is opened")
         self.settings_action = self._action("&Settings…", self.open_settings, ["Ctrl+,"], "settings")
         self.about_action = self._action("&About InfiniRetri", self._about)
 
@@ -173,6 +183,8 @@ class MainWindow(QMainWindow):
         question_menu.addAction(self.ask_action)
         question_menu.addAction(self.ask_full_action)
         question_menu.addAction(self.cancel_action)
+        question_menu.addSeparator()
+        question_menu.addAction(self.stop_index_action)
         bar.addMenu("&Help").addAction(self.about_action)
 
     def _build_toolbar(self) -> None:
@@ -199,6 +211,8 @@ class MainWindow(QMainWindow):
         self.panel.askFullPassRequested.connect(lambda question: self.ask(question, full_pass=True))
         self.panel.cancelRequested.connect(self.cancel)
         self.panel.passageActivated.connect(self.navigator.go_to)
+        self.panel.evidenceActivated.connect(self.navigator.go_to_best)
+        self.panel.passageOrderChanged.connect(self.set_passage_order)
         self.panel.historySelected.connect(self.show_history_entry)
         self.panel.historyDeleteRequested.connect(self.history.delete)
         self.documents.opening.connect(self._on_opening)
@@ -209,6 +223,9 @@ class MainWindow(QMainWindow):
         self.asking.answered.connect(self._on_answer)
         self.asking.failed.connect(self._on_ask_failed)
         self.asking.cancelled.connect(self.runCancelled)
+        self.asking.busyChanged.connect(self.indexing.question_changed)
+        self.indexing.stateChanged.connect(self._update_enabled)
+        self.status.index.stopRequested.connect(self.stop_indexing)
         self.history.problem.connect(lambda text: dialogs.notice_box(self, "Question history", text))
         for controller in (self.documents, self.asking):
             controller.busyChanged.connect(self._update_enabled)
@@ -219,6 +236,7 @@ class MainWindow(QMainWindow):
             action.setIcon(icon(name))
         self.panel.ask_button.setIcon(icon("ask"))
         self.panel.cancel_button.setIcon(icon("cancel"))
+        self.status.index.refresh_icons()
 
     # state ----------------------------------------------------------------------------------------
     @property
@@ -228,7 +246,7 @@ class MainWindow(QMainWindow):
     @engine.setter
     def engine(self, engine: Engine) -> None:
         """Replace the core calls (tests); the next job uses them."""
-        self.documents.engine = self.asking.engine = engine
+        self.documents.engine = self.asking.engine = self.indexing.engine = engine
 
     @property
     def document(self) -> Any:
@@ -291,6 +309,7 @@ class MainWindow(QMainWindow):
         self.documents.open_file(path, password, ocr)
 
     def _on_opening(self, path: Path) -> None:
+        self.indexing.close_document()
         self.navigator.clear()
         self.panel.start_answer()
         self.history.show_for("")
@@ -306,6 +325,7 @@ class MainWindow(QMainWindow):
         self.page_jump.show_page(max(0, self.area.page_view.current_page()))
         add_recent_file(str(opened.path))
         self.history.show_for(opened.key)
+        self.indexing.start(opened)
         self._update_enabled()
         self.documentLoaded.emit(opened.document)
 
@@ -346,7 +366,7 @@ class MainWindow(QMainWindow):
 
     def _on_answer(self, outcome: AskOutcome) -> None:
         current = self.documents.current
-        self.navigator.show(self.document, outcome.result, outcome.rects)
+        self.navigator.show(self.document, outcome.result, outcome.rects, jump_to_best=True)
         if current is not None:
             self.history.remember(current, outcome)
         self.answerFinished.emit(outcome)
@@ -364,15 +384,33 @@ class MainWindow(QMainWindow):
             self.status.show_message("Cancelling…")
 
     def escape(self) -> None:
+        """Esc: close the find bar, else cancel the question or load, else stop indexing."""
         if self.area.find_bar.isVisible() and self.area.find_bar.isAncestorOf(QApplication.focusWidget()):
             self.area.find_bar.close_bar()
-            return
-        self.cancel()
+        elif self.busy:
+            self.cancel()
+        else:
+            self.stop_indexing()
+
+    def stop_indexing(self) -> None:
+        """Stop the background indexing of the open document (it resumes when the document is opened again)."""
+        if self.indexing.running:
+            self.indexing.stop()
+            self.status.show_message("Indexing stopped; it resumes the next time this document is opened.")
+
+    def set_passage_order(self, order: str) -> None:
+        """List passages best first ("score") or in document order ("page"); remembered."""
+        self.navigator.set_order(order)
+        self.panel.set_passage_order(order)
+        if order != self.settings.passage_order:
+            self.settings = replace(self.settings, passage_order=order)
+            self.settings.save()
 
     def _update_enabled(self) -> None:
         has_document = self.document is not None
         self.panel.set_busy(self.busy)
-        self.cancel_action.setEnabled(self.busy)
+        self.cancel_action.setEnabled(self.busy or self.indexing.running)
+        self.stop_index_action.setEnabled(self.indexing.running)
         self.panel.set_can_ask(has_document)
         self.ask_action.setEnabled(has_document)
         self.ask_full_action.setEnabled(has_document)
@@ -391,6 +429,8 @@ class MainWindow(QMainWindow):
         result = entry.to_result()
         self.panel.set_question(entry.question)
         self.panel.set_answer(entry.answer)
+        self.panel.set_answer_source("model")
+        self.panel.set_method("")
         self.navigator.show(self.document, result, passage_rects(self.document, result))
         self.status.done(f"Answer from {time.strftime('%Y-%m-%d %H:%M', time.localtime(entry.created))}")
 
@@ -401,12 +441,16 @@ class MainWindow(QMainWindow):
             self.apply_settings(dialog.settings())
 
     def apply_settings(self, settings: AppSettings) -> None:
-        """Persist new settings; a different model or device is loaded (lazily) for the next question."""
+        """Persist new settings; a different model or device is loaded (lazily) for the next question, and
+        the open document is indexed for it."""
         changed_model = settings.model_choice() != self.settings.model_choice()
+        changed_index = changed_model or settings.window_tokens != self.settings.window_tokens
         self.settings = settings
         settings.save()
         if changed_model:
             self.holder.forget()
+        self.indexing.settings_changed(changed_index)
+        self.set_passage_order(settings.passage_order)
         self.status.set_model(self._model_label())
 
     def _model_label(self) -> str:
@@ -415,7 +459,8 @@ class MainWindow(QMainWindow):
             return f"{getattr(loaded, 'name', '')} on {getattr(loaded, 'device', '')}"
         spec = self.settings.model_spec
         name = "bundled model" if spec == "bundled" else Path(spec).name or spec
-        return f"{name} · {self.settings.device} (loads on first question)"
+        when = "loads when a document opens" if self.settings.index_on_open else "loads on first question"
+        return f"{name} · {self.settings.device} ({when})"
 
     def show_error(self, failure: JobFailure, actions: tuple = ()) -> QMessageBox:
         """A readable, non-blocking error dialog; the traceback is under 'Show Details'."""

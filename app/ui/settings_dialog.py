@@ -1,6 +1,9 @@
-"""Settings dialog: which model (bundled, local folder, GGUF file, hub id), device, window size, top-k."""
+"""Settings dialog: which model (bundled, local folder, GGUF file, hub id), device, window size, top-k, the
+method (fast or exact) and whether documents are indexed when they open."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -17,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.app_settings import DEVICES, MODEL_KINDS, TOP_K_RANGE, WINDOW_TOKENS_RANGE, AppSettings
+from app.ui.app_settings import DEVICES, METHODS, MODEL_KINDS, TOP_K_RANGE, WINDOW_TOKENS_RANGE, AppSettings
 
 KIND_LABELS = {
     "bundled": "Bundled model (SmolLM2-135M)",
@@ -32,6 +35,13 @@ PATH_HINTS = {
     "hub": "HuggingFaceTB/SmolLM2-360M-Instruct",
 }
 DEVICE_LABELS = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple GPU)"}
+METHOD_LABELS = {"auto": "Fast (recommended)", "full": "Exact full pass (slow)"}
+METHOD_TIP = (
+    "Fast: keyword search and the document's attention index (built in the background when it opens) pick a "
+    "few thousand tokens, which the model reads with the InfiniRetri loop: seconds, even for thousands of pages "
+    "(short documents are read whole). Exact: the model reads every window of the document for every question, "
+    "the paper's method: minutes for a long document. Question ▸ Ask with a Full Pass does it once."
+)
 
 
 class SettingsDialog(QDialog):
@@ -50,12 +60,16 @@ class SettingsDialog(QDialog):
             minimum=WINDOW_TOKENS_RANGE[0], maximum=WINDOW_TOKENS_RANGE[1], singleStep=128, suffix=" tokens"
         )
         self.top_k = QSpinBox(minimum=TOP_K_RANGE[0], maximum=TOP_K_RANGE[1], singleStep=10)
-        self.fast_follow_ups = QCheckBox("Answer follow-up questions from the document's attention index")
-        self.fast_follow_ups.setToolTip(
-            "The first question on a document reads all of it and saves an index; later questions score the "
-            "whole document against that index and re-read only the best parts: seconds instead of minutes. "
-            "Untick for the exact method on every question (Question ▸ Ask with a Full Pass does it once)."
+        self.method = QComboBox()
+        for method in METHODS:
+            self.method.addItem(METHOD_LABELS[method], method)
+        self.method.setToolTip(METHOD_TIP)
+        self.index_on_open = QCheckBox("Index documents when they open")
+        self.index_on_open.setToolTip(
+            "Build the document's attention index in the background while you read; a question pauses it and "
+            "it resumes afterwards. A stopped build resumes the next time the document is opened."
         )
+        self._settings = settings
         self._build_layout()
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.browse.clicked.connect(self._browse)
@@ -71,7 +85,8 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         form.addRow("Window size", self.window_tokens)
         form.addRow("Top-k tokens", self.top_k)
-        form.addRow("Follow-ups", self.fast_follow_ups)
+        form.addRow("Method", self.method)
+        form.addRow("Indexing", self.index_on_open)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
             | QDialogButtonBox.StandardButton.Cancel
@@ -92,18 +107,22 @@ class SettingsDialog(QDialog):
         self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
         self.window_tokens.setValue(settings.window_tokens)
         self.top_k.setValue(settings.top_k)
-        self.fast_follow_ups.setChecked(settings.fast_follow_ups)
+        self.method.setCurrentIndex(max(0, self.method.findData(settings.method)))
+        self.index_on_open.setChecked(settings.index_on_open)
         self._kind_changed()
 
     def settings(self) -> AppSettings:
+        """What the dialog shows; settings it does not show (the passage order) are kept."""
         kind = str(self.kind.currentData())
-        return AppSettings(
+        return replace(
+            self._settings,
             model_kind=kind,
             model_path="" if kind == "bundled" else self.path.text().strip(),
             device=str(self.device.currentData()),
             window_tokens=self.window_tokens.value(),
             top_k=self.top_k.value(),
-            fast_follow_ups=self.fast_follow_ups.isChecked(),
+            method=str(self.method.currentData()),
+            index_on_open=self.index_on_open.isChecked(),
         )
 
     def _kind_changed(self) -> None:

@@ -1,10 +1,11 @@
-"""Status bar: message, progress bar, tokens per second, time left, model and device."""
+"""Status bar: message, progress bar, tokens per second, time left, the indexing indicator, model and device."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 from app.retrieval.types import Progress
+from app.ui.index_indicator import IndexIndicator
 
 STAGE_TEXT = {
     "extracting": "Reading pages",
@@ -12,6 +13,7 @@ STAGE_TEXT = {
     "calibrating": "Calibrating the model",
     "tokenizing": "Tokenizing",
     "retrieving": "Scanning windows",
+    "indexing": "Indexing the document",
     "generating": "Writing the answer",
 }
 
@@ -31,8 +33,8 @@ def describe(progress: Progress) -> str:
     text = STAGE_TEXT.get(progress.stage, progress.stage.capitalize())
     if progress.stage == "retrieving" and progress.message:  # e.g. the indexed fast path's own steps
         text = progress.message.rstrip("…")
-    if progress.total > 0 and progress.done > 0 and progress.stage in ("retrieving", "extracting"):
-        unit = "window" if progress.stage == "retrieving" else "page"
+    if progress.total > 0 and progress.done > 0 and progress.stage in ("retrieving", "extracting", "indexing"):
+        unit = "page" if progress.stage == "extracting" else "window"
         text += f": {unit} {progress.done:,} of {progress.total:,}"
     if progress.message and progress.stage in ("loading", "calibrating"):
         text += f" — {progress.message}"
@@ -50,8 +52,9 @@ class StatusPanel(QStatusBar):
         self.rate = QLabel()
         self.eta = QLabel()
         self.model = QLabel()
+        self.index = IndexIndicator()
         self.addWidget(self.message, 1)
-        for widget in (self.progress, self.rate, self.eta, self.model):
+        for widget in (self.progress, self.rate, self.eta, self.index, self.model):
             self.addPermanentWidget(widget)
 
     def show_message(self, text: str) -> None:

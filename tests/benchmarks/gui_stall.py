@@ -1,6 +1,8 @@
 """Benchmark: the longest GUI event-loop stall while a long PDF is opened, scrolled and scanned (not a test).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/gui_stall.py [--pages 1200] [--model tiny]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/gui_stall.py --scenario index --model bundled \
+        [--index-seconds 60]
 
 A 10 ms QTimer heartbeat runs on the GUI thread of the real main window; every gap between two beats
 beyond 10 ms is time the event loop could not run. Printed per phase: the longest stall, the 99th
@@ -16,6 +18,11 @@ and kept in the cache folder given by --workdir.
 --model: `tiny` (a 3-layer random Llama through the real retrieval pipeline, as the tests use),
 `fake` (no torch: 20 ms per window), or `bundled` (SmolLM2-135M; a 1,000-page scan takes long on CPU,
 use --pages to shorten).
+
+--scenario index: open the PDF and let the window index it in the background (keyword index, then the
+attention index window by window, as when a person opens a document) for --index-seconds while the view
+moves to another page every half second; prints the stalls while the index build starts (model ready,
+document tokenised) and while windows are indexed, and how far the build got.
 """
 
 from __future__ import annotations
@@ -243,6 +250,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "infiniretri-bench")
     parser.add_argument("--question", default="What did God call the firmament?")
     parser.add_argument("--trace", action="store_true", help="show what other threads ran during stalls")
+    parser.add_argument("--scenario", choices=["ask", "index"], default="ask")
+    parser.add_argument("--index-seconds", type=float, default=60.0, help="index scenario: how long to index")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     pdf = args.workdir / f"real-text-{args.pages}.pdf"
@@ -277,6 +286,10 @@ def main() -> None:
     print(f"PDF: {args.pages} pages; time to first page {first_page * 1000:.0f} ms; text ready after {text_ready:.1f} s"
           f" ({len(window.document.text):,} chars, {len(window.document.sentences):,} sentences)")
     app.processEvents()
+    if args.scenario == "index":
+        index_scenario(app, window, beat, args)
+        finish(app, window, beat, tracer, ("open", "index-start", "index"))
+        return
 
     # scroll through pages as fast as a user flinging the scrollbar
     beat.enter("scroll")
@@ -307,15 +320,46 @@ def main() -> None:
     for i in range(min(20, len(window.passages))):
         window.go_to_passage(i)
         wait_for(app, lambda i=i: view.is_rendered(max(0, view.current_page())), 10)
+    finish(app, window, beat, tracer, ("open", "scroll", "ask", "jump"))
+
+
+def index_scenario(app: QApplication, window, beat: Heartbeat, args: argparse.Namespace) -> None:
+    """Let the window index the open document for `args.index_seconds`, moving the view meanwhile."""
+    indexing = window.indexing
+    view = window.area.page_view
+    beat.enter("index-start")
+    started = time.perf_counter()
+    wait_for(app, lambda: indexing.state.phase in ("running", "complete", "failed"), 600)
+    print(f"indexing: first window after {time.perf_counter() - started:.1f} s (tokenising included)")
+    beat.enter("index")
+    indexing_started = time.perf_counter()
+    scroller = Scroller(view, args.pages, 7, interval=500)
+    scroller.timer.start()
+    finished = indexing.state.phase
+    try:
+        wait_for(app, lambda: indexing.state.phase in ("complete", "failed"), args.index_seconds)
+        finished = indexing.state.phase
+    except SystemExit:  # the time is up: the usual case for a long document
+        pass
+    scroller.timer.stop()
+    state = indexing.state
+    seconds = time.perf_counter() - indexing_started
+    print(f"indexed {state.done:,} of {state.total:,} windows in {seconds:.0f} s ({finished}; "
+          f"{state.tokens_per_second:,.0f} tokens/s; indicator: {window.status.index.label.text()!r})")
+    indexing.stop()
+
+
+def finish(app: QApplication, window, beat: Heartbeat, tracer: StallTracer | None, phases: tuple[str, ...]) -> None:
     beat.timer.stop()
     print("GUI event-loop stalls (10 ms heartbeat):")
-    for phase in ("open", "scroll", "ask", "jump"):
+    for phase in phases:
         print("  " + beat.report(phase))
-    worst = max(max(beat.gaps.get(p, [0.0])) for p in ("open", "scroll", "ask", "jump"))
+    worst = max(max(beat.gaps.get(p, [0.0])) for p in phases)
     print(f"longest stall overall: {worst:.1f} ms (target < 100 ms)")
     if tracer is not None:
         tracer.report()
     window.close()
+    window.wait_for_workers(30000)  # a stopped index build ends after the window in progress
     window.deleteLater()
     beat.deleteLater()
     app.processEvents()

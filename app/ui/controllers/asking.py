@@ -11,6 +11,7 @@ from app.retrieval.types import Progress, RetrievalSettings
 from app.ui.answer_panel import AnswerPanel
 from app.ui.controllers.documents import OpenDocument
 from app.ui.document_area import DocumentArea
+from app.ui.method_notes import method_note, method_summary
 from app.ui.runtime import freeze_long_lived
 from app.ui.status_bar import StatusPanel
 from app.ui.workers import (
@@ -24,27 +25,6 @@ from app.ui.workers import (
     ModelHolder,
     ModelLoaded,
 )
-
-
-def method_summary(stats: dict) -> str:
-    """A few words for the status bar on how the answer was found."""
-    if stats.get("mode") == "indexed":
-        return "fast follow-up from the attention index"
-    return f"full pass over {stats.get('windows', 0):,} windows"
-
-
-def method_note(stats: dict) -> str:
-    """One sentence under the answer saying which method answered it."""
-    if stats.get("mode") == "indexed":
-        focus = int(stats.get("focus_tokens", 0))
-        total = max(int(stats.get("document_tokens", 0)), 1)
-        return (f"Fast follow-up: the whole document was scored against its attention index, then its best "
-                f"{focus:,} tokens ({focus / total:.1%}) were read again in full. "
-                "Question ▸ Ask with a Full Pass reads everything.")
-    note = f"Full pass: all {stats.get('windows', 0):,} windows were read."
-    if stats.get("index_bytes"):
-        note += " The attention index is saved, so follow-up questions take seconds."
-    return note
 
 
 class AskController(QObject):
@@ -69,6 +49,7 @@ class AskController(QObject):
         self.area, self.panel, self.status = area, panel, status
         self.job: AskJob | None = None
         self._started = 0.0
+        self._mode = ""  # the mode asked for: "auto" or "full"
 
     @property
     def busy(self) -> bool:
@@ -79,7 +60,7 @@ class AskController(QObject):
         self.detach()
         job = AskJob(self.engine, self.holder, choice, document.document, question, settings)
         job.signals.progress.connect(self._on_progress)
-        job.signals.modelLoaded.connect(self._on_model_loaded)
+        job.signals.modelLoaded.connect(self.note_model_loaded)
         job.signals.token.connect(self.panel.append_token)
         job.signals.succeeded.connect(self._on_answer)
         job.signals.failed.connect(self._on_failed)
@@ -88,6 +69,7 @@ class AskController(QObject):
             signal.connect(lambda *_, j=job: self._forget(j))
         self.job = job
         self._started = time.monotonic()
+        self._mode = settings.mode
         self.panel.start_answer()
         self.area.begin_run()
         self.status.show_message("Starting…")
@@ -109,7 +91,8 @@ class AskController(QObject):
             self.job = None
             self.busyChanged.emit()
 
-    def _on_model_loaded(self, loaded: ModelLoaded) -> None:
+    def note_model_loaded(self, loaded: ModelLoaded) -> None:
+        """A job loaded the model (this one or the background indexing)."""
         self.status.set_model(loaded.label)
         freeze_long_lived()  # once per load: the model's objects live as long as it is loaded
         self.modelLoaded.emit(loaded)
@@ -122,11 +105,12 @@ class AskController(QObject):
     def _on_answer(self, outcome: AskOutcome) -> None:
         result = outcome.result
         self.panel.set_answer(result.answer)
+        self.panel.set_answer_source(str(result.stats.get("answer_source", "model")))
         seconds = time.monotonic() - self._started
         self.status.done(
             f"Answered in {seconds:.1f} s · {len(result.passages)} passages · {method_summary(result.stats)}"
         )
-        self.panel.set_method(method_note(result.stats))
+        self.panel.set_method(method_note(result.stats, self._mode))
         self.status.set_model(f"{outcome.model_name} on {outcome.device}" if outcome.device else outcome.model_name)
         self.answered.emit(outcome)
 

@@ -7,8 +7,16 @@ messages in :mod:`app.ui.workers.messages`.
 from app.ui.workers.ask_job import AskJob, passage_rects
 from app.ui.workers.document_jobs import LoadDocumentJob, WarmUpJob
 from app.ui.workers.engine import Engine
+from app.ui.workers.index_job import IndexJob, LexicalIndexJob
 from app.ui.workers.jobs import Job, JobRunner, JobSignals
-from app.ui.workers.messages import AskOutcome, DocumentLoaded, FailureKind, JobFailure, ModelLoaded
+from app.ui.workers.messages import (
+    AskOutcome,
+    DocumentLoaded,
+    FailureKind,
+    IndexOutcome,
+    JobFailure,
+    ModelLoaded,
+)
 from app.ui.workers.model_holder import ModelChoice, ModelHolder
 
 __all__ = [
@@ -17,10 +25,13 @@ __all__ = [
     "DocumentLoaded",
     "Engine",
     "FailureKind",
+    "IndexJob",
+    "IndexOutcome",
     "Job",
     "JobFailure",
     "JobRunner",
     "JobSignals",
+    "LexicalIndexJob",
     "LoadDocumentJob",
     "ModelChoice",
     "ModelHolder",

@@ -40,9 +40,9 @@ class AskJob(Job):
         model, fresh = self.holder.get(
             self.engine, self.choice, lambda p: self.emit_progress(p, min_interval=0.05), self.token
         )
-        name, device = str(getattr(model, "name", "") or self.choice.spec), str(getattr(model, "device", "") or "")
+        loaded = ModelLoaded.of(model, self.choice.spec)
         if fresh:
-            self.signals.post("modelLoaded", ModelLoaded(name, device))
+            self.signals.post("modelLoaded", loaded)
         self.token.raise_if_cancelled()
         result = self.engine.answer(
             self.document.text,
@@ -55,4 +55,4 @@ class AskJob(Job):
             cancel=self.token,
         )
         self.token.raise_if_cancelled()
-        return AskOutcome(self.question, result, passage_rects(self.document, result), name, device)
+        return AskOutcome(self.question, result, passage_rects(self.document, result), loaded.name, loaded.device)

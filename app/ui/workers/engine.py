@@ -43,6 +43,24 @@ def _answer(*args: Any, **kwargs: Any) -> AnswerResult:
     return answer(*args, **kwargs)
 
 
+def _build_index(*args: Any, **kwargs: Any) -> Any:
+    from app.retrieval.indexing import build_index
+
+    return build_index(*args, **kwargs)
+
+
+def _index_status(*args: Any, **kwargs: Any) -> tuple[int, int, bool]:
+    from app.retrieval.indexing import index_status
+
+    return index_status(*args, **kwargs)
+
+
+def _lexical_index(text: str, sentences: Any) -> Any:
+    from app.retrieval.lexical import lexical_index
+
+    return lexical_index(text, sentences)
+
+
 def _warm_up() -> None:
     import app.documents  # noqa: F401 - PyMuPDF's import alone takes ~0.7 s
 
@@ -58,7 +76,10 @@ class Engine:
     """The core calls the GUI uses; replace any of them in tests.
 
     `load_model(spec, device, on_progress, cancel)`; `document_key(path, cancel)` is the history's key
-    (`app.history.document_key`).
+    (`app.history.document_key`). `build_index(text, sentences, model, settings=, on_progress=, cancel=,
+    should_pause=)` returns an `app.retrieval.indexing.IndexReport`; `index_status(text, sentences, model,
+    settings)` is (indexed tokens, document tokens, complete); `lexical_index(text, sentences)` builds or
+    loads the keyword index.
     """
 
     load_document: Callable[..., Any] = _load_document
@@ -67,3 +88,6 @@ class Engine:
     answer: Callable[..., AnswerResult] = _answer
     document_key: Callable[[Path, CancelCheck | None], str] = _document_key
     warm_up: Callable[[], None] = _warm_up
+    build_index: Callable[..., Any] = _build_index
+    index_status: Callable[..., tuple[int, int, bool]] = _index_status
+    lexical_index: Callable[[str, Any], Any] = _lexical_index

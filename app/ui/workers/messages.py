@@ -24,6 +24,8 @@ class FailureKind(Enum):
     NO_TEXT_LAYER = "no-text-layer"  # scanned pages: text recognition (OCR) may read them
     MODEL = "model"  # the model could not be loaded
     BAD_INPUT = "bad-input"  # the question or the document cannot be searched
+    STORAGE = "storage"  # the attention index cannot be written (disk full, read-only cache)
+    INDEX_BUSY = "index-busy"  # another window or process is building the same attention index
     INTERNAL = "internal"  # anything else: a bug or an unexpected condition
 
 
@@ -49,6 +51,11 @@ class ModelLoaded:
     def label(self) -> str:
         return f"{self.name} on {self.device}" if self.device else self.name
 
+    @classmethod
+    def of(cls, model: Any, spec: str) -> ModelLoaded:
+        """The name and device of a loaded model (the spec when it has no name)."""
+        return cls(str(getattr(model, "name", "") or spec), str(getattr(model, "device", "") or ""))
+
 
 @dataclass(frozen=True)
 class DocumentLoaded:
@@ -68,6 +75,19 @@ class AskOutcome:
     rects: list[Rects] = field(default_factory=list)
     model_name: str = ""
     device: str = ""
+
+
+@dataclass(frozen=True)
+class IndexOutcome:
+    """Where a background index build stopped: `report` is the core's `IndexReport` (None when it was
+    paused before the model was ready); `paused` when a question interrupted it (it resumes later)."""
+
+    report: Any
+    paused: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.report is not None and self.report.complete)
 
 
 def is_cancellation(exc: BaseException) -> bool:
@@ -96,9 +116,19 @@ def classify(exc: BaseException) -> FailureKind:
         return FailureKind.DOCUMENT
     if _is_instance(exc, "app.retrieval.models", "ModelLoadError"):
         return FailureKind.MODEL
+    if _is_instance(exc, "app.retrieval.index_store", "IndexStorageError"):
+        return FailureKind.STORAGE
+    if any(_is_instance(exc, module, name) for module, name in _INDEX_BUSY_ERRORS):
+        return FailureKind.INDEX_BUSY
     if isinstance(exc, BadInputError):
         return FailureKind.BAD_INPUT
     return FailureKind.INTERNAL
+
+
+_INDEX_BUSY_ERRORS = (  # another build holds the index's lock (the segment store's name for it, too)
+    ("app.retrieval.index_store", "IndexBusyError"),
+    ("app.retrieval.segment_store", "StoreBusyError"),
+)
 
 
 def _is_instance(exc: BaseException, module_name: str, class_name: str) -> bool:

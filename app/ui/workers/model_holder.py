@@ -4,7 +4,8 @@ A load runs in its own thread. A job waiting for it looks at its cancel token ev
 of a second, so it can report "cancelled" at once even while the load is inside a step that cannot
 be interrupted (reading or converting weights). When no job waits any more, the load is abandoned:
 it is asked to stop between steps, and whatever it returns late is dropped. Another question for the
-same model joins a load in progress instead of starting a second one.
+same model joins a load in progress instead of starting a second one. A background job that is paused
+for a question (`pause`) stops waiting but leaves the load running, so the question joins it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from app.ui.workers.engine import Engine
 POLL_SECONDS = 0.02
 
 
+class WaitPaused(Exception):
+    """The waiting job was paused (a question needs the model); the load goes on without it."""
+
+
 @dataclass(frozen=True)
 class ModelChoice:
     spec: str = "bundled"
@@ -35,11 +40,13 @@ class _Load:
     abandoned: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     listeners: list[Callable[[Progress], None]] = field(default_factory=list)
+    last: Progress | None = None  # the latest report, for a job that joins the load later
     model: Any = None
     error: BaseException | None = None
     thread: threading.Thread | None = None
 
     def report(self, progress: Progress) -> None:
+        self.last = progress
         for listener in list(self.listeners):
             listener(progress)
 
@@ -55,22 +62,35 @@ class ModelHolder:
         self._threads: list[threading.Thread] = []
 
     def get(
-        self, engine: Engine, choice: ModelChoice, on_progress: Callable[[Progress], None], cancel: CancelToken
+        self,
+        engine: Engine,
+        choice: ModelChoice,
+        on_progress: Callable[[Progress], None],
+        cancel: CancelToken,
+        pause: Callable[[], bool] | None = None,
     ) -> tuple[Any, bool]:
         """The model for `choice` and whether it was loaded for this call (False: reused).
 
-        Raises `Cancelled` within about `POLL_SECONDS` of `cancel` being set, whatever the load does.
+        Raises `Cancelled` within about `POLL_SECONDS` of `cancel` being set, whatever the load does, and
+        `WaitPaused` as soon as `pause()` turns true (the load then goes on for whoever asks next).
         """
         with self._lock:
             if self._model is not None and self._choice == choice:
                 return self._model, False
             load = self._join_or_start(engine, choice, on_progress)
+        if load.last is not None:
+            on_progress(load.last)  # a job joining a load in progress learns what it is doing
         try:
             while not load.done.wait(POLL_SECONDS):
                 if cancel.cancelled:
                     raise Cancelled("model load cancelled")
+                if pause is not None and pause():
+                    raise WaitPaused("paused while the model loads")
         except Cancelled:
             self._leave(load, on_progress)
+            raise
+        except WaitPaused:
+            self._leave(load, on_progress, abandon=False)
             raise
         self._leave(load, on_progress)
         if load.error is not None:
@@ -94,11 +114,11 @@ class ModelHolder:
         load.thread.start()
         return load
 
-    def _leave(self, load: _Load, on_progress: Callable[[Progress], None]) -> None:
+    def _leave(self, load: _Load, on_progress: Callable[[Progress], None], abandon: bool = True) -> None:
         with self._lock:
             if on_progress in load.listeners:
                 load.listeners.remove(on_progress)
-            if not load.listeners and not load.done.is_set():
+            if abandon and not load.listeners and not load.done.is_set():
                 load.abandoned.set()  # nobody waits: stop between steps, drop the result
                 if self._pending is load:
                     self._pending = None

@@ -1,0 +1,61 @@
+"""How an answer was found, in words: a few for the status bar and a sentence under the answer. No Qt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+FULL_PASS_HINT = "Question ▸ Ask with a Full Pass reads everything."
+
+
+def method_summary(stats: dict[str, Any]) -> str:
+    """A few words for the status bar on how the answer was found."""
+    mode = stats.get("mode")
+    if mode == "indexed":
+        return "fast follow-up from the attention index"
+    if mode == "auto":
+        return f"fast: {int(stats.get('focus_tokens', 0)):,} best tokens read"
+    return f"full pass over {stats.get('windows', 0):,} windows"
+
+
+def method_note(stats: dict[str, Any], requested: str = "") -> str:
+    """One sentence under the answer saying which method answered it (`requested`: the mode asked for)."""
+    mode = stats.get("mode")
+    if mode == "auto":
+        note = _auto_note(stats)
+    elif mode == "indexed":
+        note = (f"Fast follow-up: the whole document was scored against its attention index, then its best "
+                f"{_focus(stats)} were read again in full. {FULL_PASS_HINT}")
+    else:
+        note = _full_note(stats, requested)
+    warning = stats.get("index_warning")
+    if warning:
+        note += f" The attention index could not be saved: {warning}"
+    return note
+
+
+def _auto_note(stats: dict[str, Any]) -> str:
+    indexed, total = int(stats.get("indexed_tokens", 0)), int(stats.get("document_tokens", 0))
+    if indexed <= 0:
+        rankers = "keyword search ranks best (the attention index is not built yet)"
+    elif total and indexed >= total:
+        rankers = "keyword search and the attention index rank best"
+    else:
+        built = int(100 * indexed / total) if total else 0
+        rankers = f"keyword search and the attention index ({built}% built) rank best"
+    return f"Read the {_focus(stats)} that {rankers}, with the InfiniRetri loop. {FULL_PASS_HINT}"
+
+
+def _full_note(stats: dict[str, Any], requested: str) -> str:
+    windows = int(stats.get("windows", 0))
+    if requested == "auto":
+        note = f"Full pass: the document is short, so all {windows:,} windows were read."
+    else:
+        note = f"Full pass: all {windows:,} windows were read."
+    if stats.get("index_bytes") and not stats.get("index_warning"):
+        note += " The attention index is saved, so later questions take seconds."
+    return note
+
+
+def _focus(stats: dict[str, Any]) -> str:
+    focus, total = int(stats.get("focus_tokens", 0)), max(int(stats.get("document_tokens", 0)), 1)
+    return f"{focus:,} tokens ({focus / total:.1%})"
