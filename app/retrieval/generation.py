@@ -76,6 +76,21 @@ class _StopOnLoop(StoppingCriteria):
         return torch.tensor(looping, dtype=torch.bool, device=input_ids.device)
 
 
+class _StopAtParagraph(StoppingCriteria):
+    """Stops once the answer has a line of text followed by a blank line: a short answer is one paragraph."""
+
+    def __init__(self, tokenizer: Any, prompt_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        done = []
+        for row in input_ids:
+            text = self.tokenizer.decode(row[self.prompt_length :][-8:].tolist(), skip_special_tokens=True)
+            done.append(bool(text.strip()) and "\n\n" in text.lstrip() and len(row) - self.prompt_length > 2)
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
 def is_looping(ids: Sequence[int], max_period: int = 8, min_span: int = 24) -> bool:
     """True when the last `min_span` tokens repeat one pattern of at most `max_period` tokens."""
     if len(ids) < min_span:
@@ -94,16 +109,16 @@ def best_passage(passages: Sequence[Passage], min_words: int = 4) -> Passage | N
 
 def answer_context(
     text: str, sentence_spans: np.ndarray, passages: Sequence[Passage], tokenizer: Any,
-    budget_tokens: int, best_count: int = 3, min_words: int = 4,
+    budget_tokens: int, best_count: int = 3, min_words: int = 4, neighbours: bool = True,
 ) -> AnswerContext:
-    """The `best_count` best passages, each with the sentence before and after it in the document, best
-    first, within `budget_tokens`. Small models answer well from a small, focused context."""
+    """The `best_count` best passages, each with the sentence before and after it in the document (when
+    `neighbours`), best first, within `budget_tokens`. Small models answer well from a small, focused context."""
     ranked = sorted((p for p in passages if len(p.text.split()) >= min_words), key=lambda p: -p.score)
     ranked = (ranked or sorted(passages, key=lambda p: -p.score))[:best_count]
     groups: list[list[tuple[int, int]]] = []
     seen: set[tuple[int, int]] = set()
     used = 0
-    for with_neighbours in (False, True):  # the best sentences first, then their neighbours as room allows
+    for with_neighbours in (False, True)[: 1 + neighbours]:  # the best sentences, then their neighbours if room
         for rank, passage in enumerate(ranked):
             spans = _neighbour_spans(sentence_spans, passage) if with_neighbours else [(passage.start, passage.end)]
             for span in spans:
@@ -147,19 +162,21 @@ def _stem(word: str) -> str:
 
 
 def is_unhelpful(answer: str, question: str, context: str) -> bool:
-    """An answer that echoes the instructions, apologises, says nothing, repeats the question, or shares no
-    word with the passages it was meant to come from."""
+    """An answer that echoes the instructions, apologises, says nothing, repeats the question, shares no
+    word with the passages it was meant to come from, or states a number they do not hold."""
     lowered = " ".join(answer.lower().split())
     if not lowered or any(phrase in lowered for phrase in _BOILERPLATE):
         return True
-    every = content_words(answer)
+    every, known = content_words(answer), content_words(context)
     numbers = {w for w in every if any(c.isdigit() for c in w)}
+    if numbers - known - content_words(question):
+        return True  # a number the passages do not hold is made up
     words = every - numbers
     if not words:
-        return False  # punctuation or numbers ("10" for "ten"): nothing below can judge them, keep the answer
+        return False  # punctuation or numbers the passages hold: keep the answer
     if words <= content_words(question) and not numbers:
         return True
-    return not (words & content_words(context))
+    return not (words & known)
 
 
 def quoted(passage: Passage) -> str:
@@ -185,9 +202,12 @@ def generate_text(
             max_new_tokens=max_new_tokens,
             do_sample=False,
             streamer=_PieceStreamer(model.tokenizer, on_token),
-            stopping_criteria=StoppingCriteriaList([_StopOnCancel(cancel), _StopOnLoop(len(ids))]),
+            stopping_criteria=StoppingCriteriaList(
+                [_StopOnCancel(cancel), _StopOnLoop(len(ids)), _StopAtParagraph(model.tokenizer, len(ids))]
+            ),
             pad_token_id=eos,
         )
     if cancel:
         cancel.raise_if_cancelled()
-    return str(model.tokenizer.decode(output[0, len(ids) :], skip_special_tokens=True)).strip()
+    reply = str(model.tokenizer.decode(output[0, len(ids) :], skip_special_tokens=True)).strip()
+    return reply.split("\n\n")[0].strip()

@@ -101,7 +101,10 @@ def build_index(
         count = int(existing.meta["steps"])
         return IndexReport(folder, True, count, count, existing.document.num_tokens, embedding_seconds, 0,
                            existing.size_bytes, embedded, embedding_seconds)
-    doc = tokenized(model, text, sentences, on_progress, cancel, stored_in=folder)
+    try:
+        doc = tokenized(model, text, sentences, on_progress, stored_in=folder, check=_checker(cancel, should_pause))
+    except _Paused:
+        return _paused_report(folder, time.perf_counter() - started, embedded, embedding_seconds)
     windows = pack_windows(doc, settings.window_tokens)
     with index_builder(folder, doc, len(windows), index_meta(model, layer, settings), bytes_per_token(model, layer)) as builder:
         first_token = builder.rows_done
@@ -112,6 +115,30 @@ def build_index(
     seconds = time.perf_counter() - started
     return IndexReport(folder, finished is not None, windows_done, len(windows), doc.num_tokens, seconds, done_now,
                        folder_bytes(finished or builder.partial), embedded, embedding_seconds)
+
+
+class _Paused(Exception):
+    """Raised between tokenizer chunks when the build is asked to pause."""
+
+
+def _checker(cancel: CancelToken | None, should_pause: Callable[[], bool] | None) -> Callable[[], None]:
+    def check() -> None:
+        if cancel:
+            cancel.raise_if_cancelled()
+        if should_pause and should_pause():
+            raise _Paused
+
+    return check
+
+
+def _paused_report(folder: Path, seconds: float, embedded: bool, embedding_seconds: float) -> IndexReport:
+    """Where a build paused before its first window stands (an earlier run may have indexed some)."""
+    partial = open_partial(folder)
+    done = partial.windows_done if partial else 0
+    windows = int(partial.meta["steps"]) if partial else 0
+    tokens = int(partial.meta["rows"]) if partial else 0
+    return IndexReport(folder, False, done, windows, tokens, seconds, 0, partial.size_bytes if partial else 0,
+                       embedded, embedding_seconds)
 
 
 def index_meta(model: LoadedModel, layer: int, settings: RetrievalSettings) -> dict[str, object]:

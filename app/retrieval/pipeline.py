@@ -13,32 +13,21 @@ import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from app.retrieval.calibration import calibration_for
-from app.retrieval.candidates import (
-    ATTENTION_WEIGHT,
-    LEXICAL_WEIGHT,
-    MEANING_WEIGHT,
-    choose_units,
-    fuse,
-    sentence_to_unit_scores,
-    token_to_unit_scores,
-)
-from app.retrieval.embeddings import embedding_scores
+from app.retrieval.candidates import WEIGHTS, choose_interleaved, fuse
 from app.retrieval.generation import answer_context, generate_text, is_unhelpful, quoted
-from app.retrieval.index_scoring import question_queries, score_document
 from app.retrieval.index_store import AttentionIndex, folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.indexing import build_index, bytes_per_token, index_meta
-from app.retrieval.lexical import lexical_index
 from app.retrieval.loop import Heads, LoopState, Run, focused_pass, full_pass, window_span
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import build_prompt_parts
-from app.retrieval.scoring import smooth
 from app.retrieval.segment_store import IndexStorageError, SegmentBuilder, StoreBusyError
+from app.retrieval.sources import SOURCES, Rankings, rank_units
 from app.retrieval.speed import estimate_full_pass_seconds, remember_speed
 from app.retrieval.types import (
     AnswerResult,
@@ -95,7 +84,7 @@ def answer_from_passages(
     instead when the model's answer echoes its instructions or misses the question."""
     spans = np.asarray([(s.start, s.end) for s in sentences], dtype=np.int64).reshape(-1, 2)
     context = answer_context(text, spans, passages, model.tokenizer, settings.answer_context_tokens,
-                             settings.answer_passages)
+                             settings.answer_passages, neighbours=settings.answer_neighbours)
     reply = generate_text(model, context.text, question, on_token, cancel, settings.max_new_tokens)
     stats: dict[str, Any] = {"answer_source": "model"}
     if context.best is not None:
@@ -115,9 +104,36 @@ def retrieve(
     cancel: CancelToken | None = None,
 ) -> RetrievalResult:
     """Run the InfiniRetri loop over the whole document or over chosen sentences (see the module doc)."""
+    started = time.perf_counter()
+    run, folder = _prepare(text, sentences, question, model, settings, on_progress, cancel)
+    windows = pack_windows(run.doc, settings.window_tokens)
+    mode = _mode(settings, model, run.doc, run.layer)
+    if mode == "full":
+        outcome = _full(run, windows, folder)
+    else:
+        outcome = _focused(run, text, sentences, windows, folder, mode)
+    remember_speed(model, run.layer, outcome.state.processed_tokens, outcome.state.seconds)
+    result = _result(text, run, outcome, windows, started)
+    result.stats.update(mode=mode, **outcome.stats)
+    return result
+
+
+def candidate_rankings(
+    text: str, sentences: Sequence[SpanLike], question: str, model: LoadedModel,
+    settings: RetrievalSettings = RetrievalSettings(), sources: Sequence[str] = (*SOURCES, "attention_all_heads"),
+) -> tuple[TokenizedDocument, Rankings]:
+    """Every source's ranking of the document's units for `question` (for benchmarks and diagnostics)."""
+    run, folder = _prepare(text, sentences, question, model, settings, None, None)
+    return run.doc, rank_units(run, text, sentences, open_index(folder) or open_partial(folder), sources)
+
+
+def _prepare(
+    text: str, sentences: Sequence[SpanLike], question: str, model: LoadedModel, settings: RetrievalSettings,
+    on_progress: ProgressCallback | None, cancel: CancelToken | None,
+) -> tuple[Run, Path]:
+    """The run's fixed parts (layer, heads, tokenised document, prompt) and the index folder."""
     if not question.strip():
         raise BadInputError("The question is empty.")
-    started = time.perf_counter()
     calibration = calibration_for(model, on_progress, cancel)
     layer = settings.layer if settings.layer is not None else calibration.layer
     folder = index_folder(text, sentences, model, layer, settings.window_tokens)
@@ -126,18 +142,8 @@ def retrieve(
         raise BadInputError("The document has no text to search.")
     heads = Heads(_chosen(settings.loop_heads, calibration.loop_heads, layer, calibration.layer),
                   _chosen(settings.index_heads, calibration.index_heads, layer, calibration.layer))
-    run = Run(model, layer, heads, doc, question, build_prompt_parts(model.tokenizer, question), settings,
-              on_progress, cancel)
-    windows = pack_windows(doc, settings.window_tokens)
-    mode = _mode(settings, model, doc, layer)
-    if mode == "full":
-        outcome = _full(run, windows, folder)
-    else:
-        outcome = _focused(run, text, sentences, windows, folder, mode)
-    remember_speed(model, layer, outcome.state.processed_tokens, outcome.state.seconds)
-    result = _result(text, run, outcome, windows, started)
-    result.stats.update(mode=mode, **outcome.stats)
-    return result
+    prompt = build_prompt_parts(model.tokenizer, question)
+    return Run(model, layer, heads, doc, question, prompt, settings, on_progress, cancel), folder
 
 
 def _chosen(choice: str, calibrated: list[int] | None, layer: int, calibrated_layer: int) -> list[int] | None:
@@ -199,56 +205,39 @@ def _open_builder(run: Run, windows: list[tuple[int, int]], folder: Any) -> tupl
 def _focused(
     run: Run, text: str, sentences: Sequence[SpanLike], windows: list[tuple[int, int]], folder: Any, mode: str
 ) -> _Outcome:
-    """Rank sentences (attention index; in auto mode fused with the lexical index), then run the loop
-    over the best of them with their neighbours."""
-    doc, timings = run.doc, {}
-    index = open_index(folder)
-    if index is None and mode == "indexed":
-        build_index(text, sentences, run.model, run.settings, run.on_progress, run.cancel)
-        index = open_index(folder)
-    if index is None and mode == "auto":
-        index = open_partial(folder)
-    rankings: list[np.ndarray] = []
-    weights: list[float] = []
-    sources: list[str] = []
-    if index is not None:
-        tick = time.perf_counter()
-        rankings.append(token_to_unit_scores(doc, _attention_scores(run, index)))
-        weights.append(ATTENTION_WEIGHT)
-        sources.append("attention")
-        timings["index_scoring_seconds"] = round(time.perf_counter() - tick, 3)
-    if mode == "auto" or not rankings:
-        tick = time.perf_counter()
-        lexical = lexical_index(text, sentences)
-        rankings.append(sentence_to_unit_scores(doc, lexical.spans, lexical.scores(run.question)))
-        weights.append(LEXICAL_WEIGHT)
-        sources.append("lexical")
-        meaning = embedding_scores(text, sentences, run.question) if sentences else None
-        if meaning is not None:
-            rankings.append(sentence_to_unit_scores(doc, lexical.spans, meaning))
-            weights.append(MEANING_WEIGHT)
-            sources.append("meaning")
-        timings["lexical_seconds"] = round(time.perf_counter() - tick, 3)
-    fused = fuse(rankings, weights)
-    units = choose_units(doc, fused, run.settings.candidate_tokens)
+    """Rank sentences (indexed: the attention index alone; auto: every source available), take the best of
+    each ranking with their neighbours, then run the loop over them."""
+    doc = run.doc
+    index = _index_for(run, text, sentences, folder, mode)
+    sources = ("attention",) if mode == "indexed" else SOURCES
+    rankings = rank_units(run, text, sentences, index, sources)
+    if not rankings.scores:  # indexed mode without an index: fall back on words
+        rankings = rank_units(run, text, sentences, index, ("lexical",))
+    names = list(rankings.scores)
+    units = choose_interleaved(doc, [rankings.scores[n] for n in names], [WEIGHTS.get(n, 1.0) for n in names],
+                               run.settings.candidate_tokens)
     if run.on_progress:
         run.on_progress(Progress("retrieving", 0, 1, message="Reading the best passages with the question"))
     state = focused_pass(run, units)
     stats: dict[str, Any] = {
-        **timings,
+        **{f"{name}_seconds": seconds for name, seconds in rankings.seconds.items()},
         "focus_seconds": round(state.seconds, 3),
         "focus_tokens": int(sum(doc.unit_length(u) for u in units)),
         "indexed_tokens": index.indexed_tokens if index is not None else 0,
-        "sources": sources,
+        "sources": names,
         "index_bytes": index.size_bytes if index is not None else 0,
     }
+    fused = fuse(list(rankings.scores.values())) if names else np.zeros(doc.num_units)
     return _Outcome(state, _window_maxima(doc, windows, fused), stats)
 
 
-def _attention_scores(run: Run, index: AttentionIndex) -> np.ndarray:
-    queries, weights = question_queries(run.model.model, run.layer, run.prompt, run.settings.window_tokens)
-    raw = score_document(run.model.model, run.layer, index, queries, weights, run.heads.index, cancel=run.cancel)
-    return smooth(torch.from_numpy(raw), run.settings.phrase_width).numpy()
+def _index_for(run: Run, text: str, sentences: Sequence[SpanLike], folder: Any, mode: str) -> AttentionIndex | None:
+    """The complete index; indexed mode builds it when missing, auto mode takes the part built so far."""
+    index = open_index(folder)
+    if index is None and mode == "indexed":
+        build_index(text, sentences, run.model, run.settings, run.on_progress, run.cancel)
+        index = open_index(folder)
+    return index if index is not None or mode != "auto" else open_partial(folder)
 
 
 def _window_maxima(doc: TokenizedDocument, windows: list[tuple[int, int]], unit_scores: np.ndarray) -> list[float]:

@@ -53,9 +53,10 @@ class RetrievalSettings:
     layer: int | None = None  # None: the calibrated layer of the model
     loop_heads: str = "all"  # "all": sum every query head in the loop, as the paper does; "calibrated": retrieval heads
     index_heads: str = "calibrated"  # the same choice for scoring the attention index
-    max_new_tokens: int = 200
+    max_new_tokens: int = 64  # a short answer; generation also stops at the end of its first paragraph
     answer_context_tokens: int = 320  # the best retained sentences, with their neighbours, up to this many tokens
     answer_passages: int = 3  # ... at most this many of the best, each with its neighbours
+    answer_neighbours: bool = True
     question_weighting: bool = True
     mode: str = "auto"
     build_index: bool = True  # a full pass also writes the attention index for later questions

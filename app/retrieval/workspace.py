@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +41,11 @@ def tokenized(
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     stored_in: Path | None = None,
+    check: Callable[[], None] | None = None,
 ) -> TokenizedDocument:
     """The document tokenised by the model's tokenizer: from memory, from the index in `stored_in`
-    (complete or being built), or tokenised now (cancellable between chunks)."""
+    (complete or being built), or tokenised now; `check` (else the cancel token) runs between chunks and
+    may raise to stop."""
     key = f"{text_key(text, sentences)}-{model.fingerprint}"
     with _lock:
         if key in _tokenized:
@@ -55,7 +57,7 @@ def tokenized(
     else:
         if on_progress:
             on_progress(Progress("tokenizing", 0, 0, message="Reading the document…"))
-        check = cancel.raise_if_cancelled if cancel else None
+        check = check or (cancel.raise_if_cancelled if cancel else None)
         doc = tokenize_document(model.tokenizer, text, sentences, between_chunks=check)
     with _lock:
         _tokenized[key] = doc

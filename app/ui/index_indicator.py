@@ -27,6 +27,7 @@ class IndexState:
     tokens_per_second: float = 0.0
     index_bytes: int = 0
     message: str = ""  # "starting": what happens first; "failed": what went wrong
+    step: str = "windows"  # what `done` and `total` count: "sentences" (batches, embeddings first) or "windows"
 
     @property
     def percent(self) -> int | None:
@@ -60,6 +61,12 @@ def describe(state: IndexState) -> tuple[str, str]:
     share = f" {percent}%" if percent is not None else ""
     if state.phase == "starting":
         return "Indexing…", f"{state.message or 'Preparing the attention index.'} {ASKING_MEANWHILE}"
+    if state.phase == "running" and state.step == "sentences":
+        eta = rough_eta(state.eta_seconds)
+        tip = ("Reading every sentence for its meaning (sentence embeddings, used to find passages worded "
+               f"differently from the question), then building the attention index. {ASKING_MEANWHILE} "
+               f"Question ▸ Stop Indexing stops it. {RESUMES_NEXT_TIME}")
+        return f"Indexing sentences{share}" + (f" · {eta}" if eta else ""), tip
     if state.phase == "running":
         eta = rough_eta(state.eta_seconds)
         rate = f", {state.tokens_per_second:,.0f} tokens/s" if state.tokens_per_second > 0 else ""

