@@ -158,3 +158,24 @@ def test_ocr_is_offered_and_reaches_the_loader(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert recognised == [0, 1], "every scanned page went through text recognition"
     assert "found no text either" in err and "--ocr" not in err
+
+
+def test_index_builds_without_a_question_and_prints_the_json_contract(tiny_folder, tmp_path, capsys, haystack):
+    document = tmp_path / "genesis.txt"
+    document.write_text(haystack[:9000], encoding="utf-8")
+    assert cli.main(["index", str(document), "--model", str(tiny_folder), "--json", "--window", "256", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["complete"] is True and report["windows_done"] == report["windows"] > 1
+    assert report["document_tokens"] > 0 and report["index_bytes"] > 0
+    assert report["seconds"] >= 0 and report["tokens_per_second"] > 0
+    assert cli.main(["index", str(document), "--model", str(tiny_folder), "--json", "--window", "256", "--quiet"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["complete"] is True and again["tokens_indexed"] == 0, "a complete index is reused"
+    code = cli.main(["ask", str(document), "-q", "Who named the animals?", "--model", str(tiny_folder), "--json",
+                     "--window", "256", "--top-k", "30", "--max-new-tokens", "5", "--mode", "indexed", "--quiet"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["stats"]["mode"] == "indexed"
+
+
+def test_index_reports_bad_input_with_exit_code_2(tmp_path, capsys):
+    assert cli.main(["index", str(tmp_path / "missing.pdf")]) == 2
+    assert "infiniretri:" in capsys.readouterr().err

@@ -84,7 +84,7 @@ def focused_pass(run: Run, units: list[int]) -> LoopState:
     """The same loop over the chosen units only (document order), packed into windows."""
     state = LoopState()
     started = time.perf_counter()
-    windows = pack_units(run.doc, units, run.settings.window_tokens)
+    windows = pack_units(run.doc, units, run.settings.focus_window_tokens)
     for number, window in enumerate(windows):
         run.check_cancel()
         score_window(run, window, state)

@@ -61,6 +61,7 @@ class RetrievalSettings:
     mode: str = "auto"
     build_index: bool = True  # a full pass also writes the attention index for later questions
     candidate_tokens: int = 4096  # auto/indexed: tokens of chosen sentences (with neighbours) the loop reads
+    focus_window_tokens: int = 2048  # ... packed into windows of this many tokens (two for the default budget)
     auto_full_pass_seconds: float = 20.0  # auto: take the exact full pass when it is estimated to be this quick
 
 

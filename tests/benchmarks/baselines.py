@@ -49,7 +49,7 @@ from common import (  # noqa: E402
     print_table,
     timer,
 )
-from sentence_rankers import MiniLM, bm25_passages, minilm_passages  # noqa: E402
+from sentence_rankers import bm25_passages, minilm_passages  # noqa: E402
 
 from app.documents import split_sentences  # noqa: E402
 from app.retrieval.generation import answer_context  # noqa: E402
@@ -184,9 +184,8 @@ def run_bm25(model: LoadedModel, doc: Document, case: Case) -> Outcome:
 
 
 def run_embed(model: LoadedModel, doc: Document, case: Case) -> Outcome:
-    embedder = doc.state.setdefault("embedder", MiniLM())
     with timer() as elapsed:
-        found = minilm_passages(embedder, str(id(doc)), doc.haystack.text, doc.sentences, case.question)
+        found = minilm_passages(doc.haystack.text, doc.sentences, case.question)
     return _answer_from(model, doc, case, found, elapsed[0], "")
 
 

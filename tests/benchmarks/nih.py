@@ -19,7 +19,7 @@ import argparse
 import copy
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ REFERENCE_PROMPT = (
     "Read the book and answer the question. Be very concise in your answer.\n\n{context}\n\n"
     "Question:\n\n{question}\n\nAnswer:"
 )
+EXACT = RetrievalSettings(mode="full", build_index=False)  # the paper's method, nothing else in the timing
 HEADERS = [
     "length", "tokens", "depth", "method", "retained", "correct", "tok/s", "retrieval s", "tok/cpu-s",
     "answer s", "peak RSS MiB", "RSS growth MiB", "answer",
@@ -104,9 +105,10 @@ def case_of(index: int) -> Case:
 
 def run_ours(
     model: LoadedModel, haystack: Haystack, case: Case, length: int, depth: float,
-    settings: RetrievalSettings = RetrievalSettings(),
+    settings: RetrievalSettings | None = None,
 ) -> Row:
-    """InfiniRetri as the app runs it (full pass, default settings), with the row's memory sampled."""
+    """InfiniRetri's exact full pass (no index written), with the row's memory sampled."""
+    settings = settings or EXACT
     marks: list[float] = []
 
     def on_progress(progress: Progress) -> None:
@@ -199,7 +201,7 @@ def run_reference(reference: Reference, haystack: Haystack, case: Case, length: 
 def warm_up(model: LoadedModel, source: str) -> None:
     """One short question first, so the weights are paged in before any row's memory is measured."""
     text = source[:3000]
-    answer(text, split_sentences(text), "Who is named first?", model)
+    answer(text, split_sentences(text), "Who is named first?", model, EXACT)
 
 
 def run_grid(
@@ -209,7 +211,7 @@ def run_grid(
     depths: list[float],
     reference: Reference | None = None,
     reference_max: int = 16_000,
-    settings: RetrievalSettings = RetrievalSettings(),
+    settings: RetrievalSettings | None = None,
 ) -> list[Row]:
     """Every length x depth cell; the reference runs right after ours on the same haystack."""
     rows: list[Row] = []
@@ -275,19 +277,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="bundled", help="model spec as for `infiniretri ask --model`")
     parser.add_argument("--reference", action="store_true", help="also run the infini-retri 0.0.3 package")
     parser.add_argument("--reference-max", default="16k", help="longest length the reference runs on")
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"],
+                        help="where our pass runs (the reference always runs on the CPU)")
+    parser.add_argument("--layer", type=int, help="score at this layer instead of the calibrated one")
+    parser.add_argument("--loop-heads", default="all", choices=["all", "calibrated"],
+                        help="sum every head (the paper) or the calibrated retrieval heads")
+    parser.add_argument("--window", type=int, default=1024, help="window size in tokens")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    model = load_model(args.model, "cpu")
+    model = load_model(args.model, args.device)
     reference = load_reference(model) if args.reference else None
+    settings = replace(EXACT, layer=args.layer, loop_heads=args.loop_heads, window_tokens=args.window)
     source = kjv_text()
     warm_up(model, source)
     with sample_memory() as whole:
         rows = run_grid(
             model, source, parse_lengths(args.lengths), parse_floats(args.depths), reference,
-            parse_lengths(args.reference_max)[0],
+            parse_lengths(args.reference_max)[0], settings,
         )
     print_table(HEADERS, [r.cells() for r in rows])
     print()
@@ -296,6 +305,8 @@ def main(argv: list[str] | None = None) -> None:
     if ratios:
         print()
         print_table(["length", "depth", "ours tok/s", "reference tok/s", "ours/reference", "same, CPU time"], ratios)
+    print(f"\nours: {model.name} on {model.device} ({model.dtype}), layer {args.layer or 'calibrated'}, "
+          f"{args.loop_heads} heads, window {args.window}")
     print(
         f"\nRSS before the grid {mib(whole.start)} MiB, after {mib(whole.end)} MiB, "
         f"process peak (getrusage) {mib(max_rss_bytes())} MiB"
