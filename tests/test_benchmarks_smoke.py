@@ -17,7 +17,7 @@ import baselines  # noqa: E402
 import common  # noqa: E402
 import nih  # noqa: E402
 
-from app.retrieval.types import RetrievalSettings  # noqa: E402
+from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
 LENGTH = 600  # tokens of the tiny tokenizer
 SHORT = RetrievalSettings(max_new_tokens=4)  # the random model never stops by itself
@@ -80,3 +80,33 @@ def test_baselines_document_and_table(tiny_model, haystack, monkeypatch):
     assert results["indexed"][0].note.startswith("mode=indexed")
     rows = baselines.summary_rows(LENGTH * 2, doc.haystack.tokens, results, results["full"][0].seconds)
     assert [r[2] for r in rows] == methods
+
+
+def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks" / "realdocs"))
+    import devset
+    import realdocs
+
+    from app.documents import load_document
+
+    path = tmp_path / "genesis.txt"
+    path.write_text(haystack[:12000], encoding="utf-8")
+    document = load_document(path)
+    evidence = "And God called the firmament Heaven."
+    question = devset.Question("firmament", "genesis", "What did God call the firmament?", evidence, 1,
+                               r"\bheaven\b", False, "name")
+    settings = RetrievalSettings(mode="auto", auto_full_pass_seconds=0, max_new_tokens=4, window_tokens=256,
+                                 candidate_tokens=600, focus_window_tokens=256, top_k=40)
+    outcome = realdocs.ask_core(tiny_model, document, question, "auto", settings)
+    assert outcome.method == "auto" and outcome.mode == "auto" and outcome.passages > 0
+    start = document.text.index(evidence)
+    assert realdocs.covers_evidence([Passage(start, start + 20, 1.0, "")], (start, start + 36))
+    assert not realdocs.covers_evidence([Passage(start, start + 10, 1.0, "")], (start, start + 36))
+    recall = realdocs.candidate_recall(tiny_model, document, question)
+    assert "lexical alone" in recall.hits and recall.hits["lexical alone"][2048] is True, "BM25 finds its words"
+    assert recall.ranks["lexical"] >= 1
+    rows = realdocs.summary_rows([outcome], [realdocs.DocumentRun("genesis", 1, cold_first_seconds=1.0)])
+    assert rows[0][0] == "auto" and rows[0][1] == 1
+    assert realdocs.recall_rows([recall])[0][0] == "lexical alone"
+    paraphrased = devset.Question("p", "genesis", "?", evidence, 1, "x", True, "name")
+    assert realdocs._full_sample([question, paraphrased, question], 2) == [question, paraphrased]

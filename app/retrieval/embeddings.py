@@ -32,6 +32,7 @@ BATCH_SENTENCES = 256  # one store step
 MAX_TOKENS = 128  # longer sentences are cut (the model was trained on short texts)
 CACHE_LIMIT_BYTES = 1024**3
 EMBEDDINGS_VERSION = 1
+SCORE_CHUNK = 16384  # sentences scored at a time
 
 
 class SentenceEmbedder:
@@ -151,11 +152,16 @@ def _report(on_progress: ProgressCallback | None, done: int, total: int, sentenc
 
 def embedding_scores(text: str, sentences: Sequence[SpanLike], question: str) -> np.ndarray | None:
     """Cosine similarity of the question to every sentence embedded so far (-inf for the rest), or None
-    when there are no vectors yet (or no embedder)."""
+    when there are no vectors yet (or no embedder). Read a segment at a time: memory stays flat."""
     embedder = sentence_embedder()
-    stored = stored_vectors(text, sentences, embedder) if embedder is not None else None
-    if embedder is None or stored is None:
+    if embedder is None:
         return None
+    folder = embeddings_folder(text, sentences, embedder)
+    store = open_store(folder) or open_partial(folder)
+    if store is None or not store.segments:
+        return None
+    query = embedder.embed([question])[0]
     scores = np.full(max(len(sentences), 1), -np.inf, dtype=np.float32)
-    scores[: len(stored.vectors)] = stored.vectors @ embedder.embed([question])[0]
+    for start, vectors in store.chunks(SCORE_CHUNK):
+        scores[start : start + len(vectors)] = vectors.astype(np.float32) @ query
     return scores

@@ -167,7 +167,7 @@ class _Outcome:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def _full(run: Run, windows: list[tuple[int, int]], folder: Any) -> _Outcome:
+def _full(run: Run, windows: list[tuple[int, int]], folder: Path) -> _Outcome:
     """The exact pass; writes the attention index on the way unless a complete one exists. A failure to
     write the index (a full disk) is reported in the stats and never costs the answer."""
     builder, warning = _open_builder(run, windows, folder)
@@ -189,7 +189,7 @@ def _full(run: Run, windows: list[tuple[int, int]], folder: Any) -> _Outcome:
     return _Outcome(state, state.raw_window_scores, stats)
 
 
-def _open_builder(run: Run, windows: list[tuple[int, int]], folder: Any) -> tuple[SegmentBuilder | None, str]:
+def _open_builder(run: Run, windows: list[tuple[int, int]], folder: Path) -> tuple[SegmentBuilder | None, str]:
     if not run.settings.build_index or open_index(folder) is not None:
         return None, ""
     meta = index_meta(run.model, run.layer, run.settings)
@@ -203,7 +203,7 @@ def _open_builder(run: Run, windows: list[tuple[int, int]], folder: Any) -> tupl
 
 
 def _focused(
-    run: Run, text: str, sentences: Sequence[SpanLike], windows: list[tuple[int, int]], folder: Any, mode: str
+    run: Run, text: str, sentences: Sequence[SpanLike], windows: list[tuple[int, int]], folder: Path, mode: str
 ) -> _Outcome:
     """Rank sentences (indexed: the attention index alone; auto: every source available), take the best of
     each ranking with their neighbours, then run the loop over them."""
@@ -244,7 +244,7 @@ def rank_with_meaning(loop_scores: dict[int, float], meaning: np.ndarray) -> dic
     return dict(zip(units, fused.tolist()))
 
 
-def _index_for(run: Run, text: str, sentences: Sequence[SpanLike], folder: Any, mode: str) -> AttentionIndex | None:
+def _index_for(run: Run, text: str, sentences: Sequence[SpanLike], folder: Path, mode: str) -> AttentionIndex | None:
     """The complete index; indexed mode builds it when missing, auto mode takes the part built so far."""
     index = open_index(folder)
     if index is None and mode == "indexed":

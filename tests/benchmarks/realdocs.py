@@ -131,7 +131,7 @@ def outcome(document: Document, question: Question, method: str, passages: Seque
     span = evidence_span(document.text, question.evidence)
     return Outcome(question.id, question.doc, method, question.paraphrased, covers_evidence(passages, span),
                    on_evidence_page(document, best, question), question.answer_matches(reply), round(seconds, 2),
-                   " ".join(reply.split())[:90], len(passages), mode)
+                   " ".join(reply.split()), len(passages), mode)
 
 
 def ask_core(model: LoadedModel, document: Document, question: Question, method: str,

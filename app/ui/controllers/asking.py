@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from app.retrieval.types import Progress, RetrievalSettings
 from app.ui.answer_panel import AnswerPanel
 from app.ui.controllers.documents import OpenDocument
+from app.ui.controllers.job_slot import JobSlotController
 from app.ui.document_area import DocumentArea
 from app.ui.method_notes import method_note, method_summary
 from app.ui.runtime import freeze_long_lived
@@ -27,12 +28,11 @@ from app.ui.workers import (
 )
 
 
-class AskController(QObject):
+class AskController(JobSlotController):
     answered = Signal(object)  # AskOutcome
     failed = Signal(object)  # JobFailure
     cancelled = Signal()
     modelLoaded = Signal(object)  # ModelLoaded
-    busyChanged = Signal()
 
     def __init__(
         self,
@@ -47,13 +47,8 @@ class AskController(QObject):
         super().__init__(parent)
         self.runner, self.engine, self.holder = runner, engine, holder
         self.area, self.panel, self.status = area, panel, status
-        self.job: AskJob | None = None
         self._started = 0.0
         self._mode = ""  # the mode asked for: "auto" or "full"
-
-    @property
-    def busy(self) -> bool:
-        return self.job is not None
 
     def ask(self, document: OpenDocument, question: str, choice: ModelChoice, settings: RetrievalSettings) -> None:
         """Start answering `question` about `document` (the question before is silenced)."""
@@ -67,29 +62,13 @@ class AskController(QObject):
         job.signals.cancelled.connect(self._on_cancelled)
         for signal in (job.signals.succeeded, job.signals.failed, job.signals.cancelled):
             signal.connect(lambda *_, j=job: self._forget(j))
-        self.job = job
         self._started = time.monotonic()
         self._mode = settings.mode
         self.panel.start_answer()
         self.area.begin_run()
         self.status.show_message("Starting…")
+        self._hold(job)
         self.runner.start_model_job(job)
-        self.busyChanged.emit()
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-
-    def detach(self) -> None:
-        """Silence the question in progress, if any."""
-        if self.job is not None:
-            self.job.detach()
-            self._forget(self.job)
-
-    def _forget(self, job: AskJob) -> None:
-        if job is self.job:
-            self.job = None
-            self.busyChanged.emit()
 
     def note_model_loaded(self, loaded: ModelLoaded) -> None:
         """A job loaded the model (this one or the background indexing)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from app.ui.controllers.job_slot import JobSlotController
 from app.ui.document_area import DocumentArea
 from app.ui.status_bar import StatusPanel
 from app.ui.workers import DocumentLoaded, Engine, FailureKind, JobFailure, JobRunner, LoadDocumentJob
@@ -28,13 +29,12 @@ class OpenDocument:
     password: str | None = None
 
 
-class DocumentController(QObject):
+class DocumentController(JobSlotController):
     opening = Signal(object)  # Path: a load started, the previous document is gone
     probed = Signal(object)  # app.documents.DocumentInfo of the file being opened
     opened = Signal(object)  # OpenDocument
     failed = Signal(object)  # JobFailure, for the window to show (password problems are handled here)
     warned = Signal(str)  # the document opened, but parts of it could not be read
-    busyChanged = Signal()
 
     def __init__(
         self,
@@ -51,11 +51,6 @@ class DocumentController(QObject):
         self.current: OpenDocument | None = None
         self.path: Path | None = None  # the file being opened or open
         self.password: str | None = None
-        self.job: LoadDocumentJob | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self.job is not None
 
     def open_file(self, path: str | Path, password: str | None = None, ocr: bool = False) -> None:
         """Load a document in the background; a load in progress is silenced."""
@@ -71,25 +66,9 @@ class DocumentController(QObject):
         job.signals.cancelled.connect(self._on_cancelled)
         for signal in (job.signals.succeeded, job.signals.failed, job.signals.cancelled):
             signal.connect(lambda *_, j=job: self._forget(j))
-        self.job = job
+        self._hold(job)
         self.runner.start_document_job(job)
         self.status.show_message(f"Opening {self.path.name}{' with text recognition' if ocr else ''}…")
-        self.busyChanged.emit()
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-
-    def detach(self) -> None:
-        """Silence the load in progress, if any."""
-        if self.job is not None:
-            self.job.detach()
-            self._forget(self.job)
-
-    def _forget(self, job: LoadDocumentJob) -> None:
-        if job is self.job:
-            self.job = None
-            self.busyChanged.emit()
 
     def _on_probed(self, info: Any) -> None:
         if getattr(info, "needs_password", False) and not self.password:
