@@ -7,7 +7,15 @@ import pytest
 
 from app.documents import split_sentences
 from app.retrieval import embeddings
+from app.retrieval.segment_store import open_partial, open_store
 from app.retrieval.types import Cancelled, CancelToken, Progress
+
+
+def _stored(text, sentences):
+    """(vectors written so far, complete) of the document's embedding store."""
+    folder = embeddings.embeddings_folder(text, sentences, _BagOfLetters())
+    store = open_store(folder) or open_partial(folder)
+    return (store.rows(), store.complete) if store is not None else (None, False)
 
 
 class _BagOfLetters:
@@ -35,8 +43,8 @@ def test_vectors_are_built_in_batches_and_stored(letters, haystack):
     sentences = split_sentences(text)
     reports: list[Progress] = []
     assert embeddings.build_embeddings(text, sentences, reports.append)
-    stored = embeddings.stored_vectors(text, sentences, _BagOfLetters())
-    assert stored is not None and stored.complete and stored.vectors.shape == (len(sentences), embeddings.DIMENSIONS)
+    vectors, complete = _stored(text, sentences)
+    assert complete and vectors.shape == (len(sentences), embeddings.DIMENSIONS)
     assert [r.done for r in reports] == list(range(1, reports[-1].total + 1)) and reports[-1].stage == "embedding"
     scores = embeddings.embedding_scores(text, sentences, "zzz")
     assert scores is not None and scores.shape == (len(sentences),)
@@ -47,8 +55,8 @@ def test_a_paused_or_cancelled_build_resumes_where_it_stopped(letters, haystack)
     sentences = split_sentences(text)
     calls = iter(range(10**6))
     assert not embeddings.build_embeddings(text, sentences, should_pause=lambda: next(calls) >= 3)
-    partial = embeddings.stored_vectors(text, sentences, _BagOfLetters())
-    assert partial is not None and not partial.complete and len(partial.vectors) == 3 * 16
+    vectors, complete = _stored(text, sentences)
+    assert not complete and len(vectors) == 3 * 16
     scores = embeddings.embedding_scores(text, sentences, "who")
     assert scores is not None and np.isfinite(scores[:48]).all() and np.isneginf(scores[48:]).all()
     cancel = CancelToken()
@@ -58,9 +66,9 @@ def test_a_paused_or_cancelled_build_resumes_where_it_stopped(letters, haystack)
 
     with pytest.raises(Cancelled):
         embeddings.build_embeddings(text, sentences, cancel_after_one, cancel)
-    assert len(embeddings.stored_vectors(text, sentences, _BagOfLetters()).vectors) == 4 * 16
+    assert len(_stored(text, sentences)[0]) == 4 * 16
     assert embeddings.build_embeddings(text, sentences)
-    assert embeddings.stored_vectors(text, sentences, _BagOfLetters()).complete
+    assert _stored(text, sentences)[1]
 
 
 def test_without_the_embedding_package_nothing_is_built(monkeypatch, haystack):

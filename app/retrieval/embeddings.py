@@ -13,7 +13,6 @@ import importlib.util
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,25 +89,8 @@ def sentence_embedder() -> SentenceEmbedder | None:
         return _embedder
 
 
-@dataclass(frozen=True)
-class SentenceVectors:
-    """Unit vectors of the first `len(vectors)` sentences; `complete` when every sentence has one."""
-
-    vectors: np.ndarray
-    complete: bool
-
-
 def embeddings_folder(text: str, sentences: Sequence[SpanLike], embedder: SentenceEmbedder) -> Path:
     return cache_dir() / "embeddings" / f"{text_key(text, sentences)}-{embedder.fingerprint}-v{EMBEDDINGS_VERSION}"
-
-
-def stored_vectors(text: str, sentences: Sequence[SpanLike], embedder: SentenceEmbedder) -> SentenceVectors | None:
-    """The document's sentence vectors: complete, or as many as a build in progress has written."""
-    folder = embeddings_folder(text, sentences, embedder)
-    store = open_store(folder) or open_partial(folder)
-    if store is None or not store.segments:
-        return None
-    return SentenceVectors(store.rows().astype(np.float32), store.complete)
 
 
 def build_embeddings(
