@@ -233,7 +233,8 @@ def run_calibrate(options: argparse.Namespace) -> int:
         save(model, result, Path(options.output))
     for layer, value in enumerate(result.mean_reciprocal_rank):
         print(f"layer {layer:3d}  mean 1/rank of the needle {value:.3f}{'  <- chosen' if layer == result.layer else ''}")
-    print(f"{model.name}: scoring layer {result.layer} ({result.cases} cases, {result.seconds:.0f} s)")
+    print(f"{model.name}: scoring layer {result.layer} (retrieval heads {result.loop_heads}), attention index layer "
+          f"{result.index_layer} (retrieval heads {result.index_heads}); {result.cases} cases, {result.seconds:.0f} s")
     return EXIT_OK
 
 

@@ -293,3 +293,28 @@ def test_kill_9_during_a_build_never_leaves_an_index_that_gets_used(tiny_model, 
     shutil.rmtree(folder)
     fresh = build_index(text, split_sentences(text), tiny_model, FULL)
     assert np.array_equal(resumed_keys, _all_keys(open_index(fresh.folder)))
+
+
+def test_a_full_pass_writes_the_index_layer_keys_a_question_free_build_writes(tiny_model, text):
+    """With the index at a shallower layer than the loop, the full pass keeps that layer's keys; its first
+    window (no retained sentences before it yet) reads exactly what the question-free build reads."""
+    import json
+
+    from app.paths import cache_dir
+
+    tiny_model.scoring_layer = -1
+    (cache_dir() / "calibration.json").write_text(json.dumps(
+        {"tiny": {"layer": 2, "index_layer": 1, "loop_heads": [0, 1], "index_heads": [2, 3]}}))
+    sentences = split_sentences(text)
+    result = retrieve(text, sentences, "Who made the firmament?", tiny_model, FULL)
+    assert result.stats["layer"] == 2
+    folder = index_folder(text, sentences, tiny_model, 1, FULL.window_tokens)
+    by_full_pass = _all_keys(open_index(folder))
+    first_window = open_index(folder).document.unit_tokens
+    shutil.rmtree(folder)
+    built = build_index(text, sentences, tiny_model, FULL)
+    assert built.folder == folder
+    question_free = _all_keys(open_index(folder))
+    window_end = int(first_window[np.searchsorted(first_window[:, 1], 200), 1])
+    assert np.array_equal(by_full_pass[:window_end], question_free[:window_end])
+    assert not np.array_equal(by_full_pass, question_free), "later windows saw retained sentences first"

@@ -66,3 +66,11 @@ def test_the_calibration_is_stored_and_reused(fresh_tiny, monkeypatch):
 def test_heads_are_chosen_relative_to_the_best_head():
     assert choose_heads([0.1, 0.9, 0.6, 0.5]) == [1, 2]  # at least 60% of the best head
     assert choose_heads([0.0, 0.0]) == [0, 1], "no signal: every head, never none"
+
+
+def test_the_index_layer_is_the_shallowest_good_one_with_a_good_layer_above():
+    from app.retrieval.calibration import choose_index_layer
+
+    best_head_per_layer = [[0.1, 0.2], [1.0, 0.1], [0.3, 0.2], [0.97, 0.5], [1.0, 0.2], [0.99, 0.9]]
+    assert choose_index_layer(best_head_per_layer, deepest=5) == 3, "layer 1 is a lone spike"
+    assert choose_index_layer(best_head_per_layer, deepest=2) == 2, "never deeper than the loop's layer"

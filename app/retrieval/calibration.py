@@ -6,8 +6,10 @@ layer's input; at every layer and for every query head we rank the needle two wa
 - in the loop: the question after the text in the chat prompt, as the InfiniRetri loop reads a window;
 - in the index: the question read alone, its queries against keys stored without a question, as the
   attention index scores a document.
-The layer is chosen on the loop's ranking with all heads summed (the paper's scoring); the retrieval heads of
-that layer are those whose own ranking is close to the best head's, for each use.
+The loop's layer is chosen on the loop's ranking with all heads summed (the paper's scoring). The attention
+index may use a shallower layer (its build stops there, so it is faster): the shallowest whose best head, and
+the best head of the layer above it, rank the needle in the index almost as well as any head does. The
+retrieval heads of each layer are those whose own ranking is close to the best head's, for each use.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class Calibration:
     layer: int
     mean_reciprocal_rank: list[float]  # per layer, heads summed, in the loop
     loop_heads: list[int]  # retrieval heads at `layer` for the loop
-    index_heads: list[int]  # ... and for scoring the attention index
+    index_layer: int  # the attention index's layer
+    index_heads: list[int]  # ... and its retrieval heads
     head_reciprocal_rank: list[list[float]]  # per layer and head, in the loop
     index_head_reciprocal_rank: list[list[float]]  # per layer and head, question read alone against stored keys
     cases: int
@@ -53,6 +56,11 @@ class StoredCalibration:
     layer: int
     loop_heads: list[int] | None
     index_heads: list[int] | None
+    index_layer: int = -1  # -1: the loop's layer (calibrations stored before the index had its own)
+
+    @property
+    def attention_index_layer(self) -> int:
+        return self.index_layer if self.index_layer >= 0 else self.layer
 
 
 def stored_calibration(fingerprint: str) -> StoredCalibration | None:
@@ -60,7 +68,9 @@ def stored_calibration(fingerprint: str) -> StoredCalibration | None:
     for path in (cache_dir() / "calibration.json", resources_dir() / "calibration.json"):
         entry = _read(path).get(fingerprint)
         if isinstance(entry, dict) and isinstance(entry.get("layer"), int):
-            return StoredCalibration(int(entry["layer"]), _heads(entry.get("loop_heads")), _heads(entry.get("index_heads")))
+            index_layer = entry.get("index_layer")
+            return StoredCalibration(int(entry["layer"]), _heads(entry.get("loop_heads")), _heads(entry.get("index_heads")),
+                                     int(index_layer) if isinstance(index_layer, int) else -1)
     return None
 
 
@@ -95,7 +105,7 @@ def calibration_for(model: LoadedModel, on_progress: ProgressCallback | None = N
     if stored is None:
         result = calibrate(model, on_progress, cancel)
         save(model, result, cache_dir() / "calibration.json")
-        stored = StoredCalibration(result.layer, result.loop_heads, result.index_heads)
+        stored = StoredCalibration(result.layer, result.loop_heads, result.index_heads, result.index_layer)
     model.scoring_layer = stored.layer
     return stored
 
@@ -117,10 +127,11 @@ def calibrate(model: LoadedModel, on_progress: ProgressCallback | None = None,
         index.append(in_index)
     loop_mean, index_mean = np.mean(loop, axis=0), np.mean(index, axis=0)  # (layers, heads + 1)
     layer = choose_layer(loop_mean[:, -1])
+    index_layer = choose_index_layer(index_mean[:, :-1], layer)
     return Calibration(
-        layer, _rounded(loop_mean[:, -1]), choose_heads(loop_mean[layer, :-1]), choose_heads(index_mean[layer, :-1]),
-        [_rounded(r) for r in loop_mean[:, :-1]], [_rounded(r) for r in index_mean[:, :-1]], len(cases),
-        time.perf_counter() - started,
+        layer, _rounded(loop_mean[:, -1]), choose_heads(loop_mean[layer, :-1]), index_layer,
+        choose_heads(index_mean[index_layer, :-1]), [_rounded(r) for r in loop_mean[:, :-1]],
+        [_rounded(r) for r in index_mean[:, :-1]], len(cases), time.perf_counter() - started,
     )
 
 
@@ -141,6 +152,17 @@ def choose_layer(mean_reciprocal_rank: np.ndarray | Sequence[float], tolerance: 
     stable[:-1] &= good[1:]
     candidates = np.flatnonzero(stable)
     return int(candidates[0]) if candidates.size else int(np.argmax(scores))
+
+
+def choose_index_layer(head_reciprocal_rank: np.ndarray, deepest: int, tolerance: float = 0.05) -> int:
+    """The shallowest layer, at most `deepest`, whose best head and the next layer's best head both rank
+    the needle within `tolerance` of the best head of any layer (a lone lucky layer is passed over)."""
+    best = np.asarray(head_reciprocal_rank, dtype=float).max(axis=1)
+    good = best >= best.max() * (1 - tolerance)
+    for layer in range(min(deepest, len(best) - 1)):
+        if good[layer] and good[layer + 1]:
+            return layer
+    return deepest
 
 
 def choose_heads(head_reciprocal_rank: np.ndarray | Sequence[float], share: float = HEAD_SHARE) -> list[int]:
@@ -213,6 +235,7 @@ def save(model: LoadedModel, result: Calibration, path: Path) -> None:
         "model": model.name,
         "layer": result.layer,
         "loop_heads": result.loop_heads,
+        "index_layer": result.index_layer,
         "index_heads": result.index_heads,
         "num_layers": model.num_layers,
         "mean_reciprocal_rank": result.mean_reciprocal_rank,

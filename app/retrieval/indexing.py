@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from app.retrieval.attention import capture_layer_inputs
-from app.retrieval.calibration import scoring_layer_for
+from app.retrieval.calibration import calibration_for
 from app.retrieval.embeddings import build_embeddings
 from app.retrieval.index_scoring import window_keys
 from app.retrieval.index_store import folder_bytes, index_builder, open_index, open_partial
@@ -73,7 +73,7 @@ def index_status(
     text: str, sentences: Sequence[SpanLike], model: LoadedModel, settings: RetrievalSettings = RetrievalSettings()
 ) -> tuple[int, int, bool]:
     """(indexed tokens, document tokens, complete) of the document's index, without building anything."""
-    folder = index_folder(text, sentences, model, scoring_layer_for(model), settings.window_tokens)
+    folder = index_folder(text, sentences, model, index_layer_for(model, settings), settings.window_tokens)
     index = open_index(folder) or open_partial(folder)
     if index is None:
         return 0, 0, False
@@ -94,7 +94,7 @@ def build_index(
     started = time.perf_counter()
     embedded = build_embeddings(text, sentences, on_progress, cancel, should_pause)
     embedding_seconds = time.perf_counter() - started
-    layer = scoring_layer_for(model, on_progress, cancel)
+    layer = index_layer_for(model, settings, on_progress, cancel)
     folder = index_folder(text, sentences, model, layer, settings.window_tokens)
     existing = open_index(folder)
     if existing is not None:
@@ -139,6 +139,14 @@ def _paused_report(folder: Path, seconds: float, embedded: bool, embedding_secon
     tokens = int(partial.meta["rows"]) if partial else 0
     return IndexReport(folder, False, done, windows, tokens, seconds, 0, partial.size_bytes if partial else 0,
                        embedded, embedding_seconds)
+
+
+def index_layer_for(model: LoadedModel, settings: RetrievalSettings, on_progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> int:
+    """The layer whose keys the attention index keeps: calibrated (or the one `settings` forces)."""
+    if settings.layer is not None:
+        return settings.layer
+    return calibration_for(model, on_progress, cancel).attention_index_layer
 
 
 def index_meta(model: LoadedModel, layer: int, settings: RetrievalSettings) -> dict[str, object]:

@@ -47,7 +47,8 @@ class Run:
     """Everything one retrieval run needs, fixed for its duration."""
 
     model: LoadedModel
-    layer: int
+    layer: int  # the loop's scoring layer
+    index_layer: int  # the attention index's layer (its keys are kept when the index is written)
     heads: Heads
     doc: TokenizedDocument
     question: str
@@ -109,7 +110,7 @@ def pack_units(doc: TokenizedDocument, units: list[int], window_tokens: int) -> 
 
 def score_window(run: Run, window_units: list[int], state: LoopState, keep_keys: bool = False) -> np.ndarray | None:
     """Score retained + window units against the question and keep the units holding the top-k tokens.
-    With `keep_keys`, returns the window tokens' keys at the scoring layer for the attention index."""
+    With `keep_keys`, returns the window tokens' keys at the index layer for the attention index."""
     doc, prompt, settings = run.doc, run.prompt, run.settings
     previous = len(state.retained)
     units = state.retained + window_units
@@ -119,11 +120,13 @@ def score_window(run: Run, window_units: list[int], state: LoopState, keep_keys:
     context = (len(prompt.prefix_ids), len(prompt.prefix_ids) + len(context_ids))
     question_start = context[1] + prompt.question_offset
     input_ids = torch.from_numpy(ids)[None].to(run.model.device)
-    captured = capture_layer_inputs(run.model.model, input_ids, [run.layer])[run.layer]
+    inputs = capture_layer_inputs(run.model.model, input_ids, [run.layer, run.index_layer] if keep_keys else [run.layer])
+    captured = inputs[run.layer]
     window_start = int(lengths[:previous].sum())
     keys = None
     if keep_keys:
-        keys = window_keys(run.model.model, run.layer, captured[0][:, context[0] + window_start : context[1]])
+        hidden = inputs[run.index_layer][0][:, context[0] + window_start : context[1]]
+        keys = window_keys(run.model.model, run.index_layer, hidden)
     attention = question_attention(run.model.model, run.layer, captured, question_start, run.heads.loop)
     scores = token_scores(attention, context, question_start, settings.phrase_width, settings.question_weighting)
     scores_np = scores.float().cpu().numpy()

@@ -136,14 +136,15 @@ def _prepare(
         raise BadInputError("The question is empty.")
     calibration = calibration_for(model, on_progress, cancel)
     layer = settings.layer if settings.layer is not None else calibration.layer
-    folder = index_folder(text, sentences, model, layer, settings.window_tokens)
+    index_layer = settings.layer if settings.layer is not None else calibration.attention_index_layer
+    folder = index_folder(text, sentences, model, index_layer, settings.window_tokens)
     doc = tokenized(model, text, sentences, on_progress, cancel, stored_in=folder)
     if doc.num_units == 0:
         raise BadInputError("The document has no text to search.")
     heads = Heads(_chosen(settings.loop_heads, calibration.loop_heads, layer, calibration.layer),
-                  _chosen(settings.index_heads, calibration.index_heads, layer, calibration.layer))
+                  _chosen(settings.index_heads, calibration.index_heads, index_layer, calibration.attention_index_layer))
     prompt = build_prompt_parts(model.tokenizer, question)
-    return Run(model, layer, heads, doc, question, prompt, settings, on_progress, cancel), folder
+    return Run(model, layer, index_layer, heads, doc, question, prompt, settings, on_progress, cancel), folder
 
 
 def _chosen(choice: str, calibrated: list[int] | None, layer: int, calibrated_layer: int) -> list[int] | None:
@@ -192,9 +193,9 @@ def _full(run: Run, windows: list[tuple[int, int]], folder: Path) -> _Outcome:
 def _open_builder(run: Run, windows: list[tuple[int, int]], folder: Path) -> tuple[SegmentBuilder | None, str]:
     if not run.settings.build_index or open_index(folder) is not None:
         return None, ""
-    meta = index_meta(run.model, run.layer, run.settings)
+    meta = index_meta(run.model, run.index_layer, run.settings)
     try:
-        builder = index_builder(folder, run.doc, len(windows), meta, bytes_per_token(run.model, run.layer))
+        builder = index_builder(folder, run.doc, len(windows), meta, bytes_per_token(run.model, run.index_layer))
     except StoreBusyError:
         return None, ""
     except (IndexStorageError, OSError) as exc:

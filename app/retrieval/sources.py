@@ -3,7 +3,7 @@ InfiniRetri loop reads the best of them instead of the whole document.
 
 - lexical: BM25 over the sentences (always there: built in about a second when a document opens);
 - meaning: cosine similarity of sentence embeddings (once they are built);
-- attention: the question's attention to the attention index, at the scoring layer, summed over the
+- attention: the question's attention to the attention index, at the index layer, summed over the
   calibrated retrieval heads (over the part indexed so far).
 """
 
@@ -65,6 +65,6 @@ def _rank(source: str, run: Run, text: str, sentences: Sequence[SpanLike], index
 
 def attention_token_scores(run: Run, index: AttentionIndex, heads: Sequence[int] | None) -> np.ndarray:
     """The question's phrase-smoothed attention to every indexed token, summed over `heads`."""
-    queries, weights = question_queries(run.model.model, run.layer, run.prompt, run.settings.window_tokens)
-    raw = score_document(run.model.model, run.layer, index, queries, weights, heads, cancel=run.cancel)
+    queries, weights = question_queries(run.model.model, run.index_layer, run.prompt, run.settings.window_tokens)
+    raw = score_document(run.model.model, run.index_layer, index, queries, weights, heads, cancel=run.cancel)
     return smooth(torch.from_numpy(raw), run.settings.phrase_width).numpy()
