@@ -17,7 +17,6 @@ Opening checks the checksums once per process, so a zero-filled or truncated fil
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 from filelock import FileLock, Timeout
+
+from app.hashing import file_hash
 
 STORE_VERSION = 1
 DISK_MARGIN_BYTES = 64 * 1024**2  # never fill the disk to the last byte
@@ -171,17 +172,9 @@ def _verify(path: Path, checksum: str) -> None:
     state = (stat.st_size, stat.st_mtime_ns)
     if _VERIFIED.get(str(path)) == state:
         return
-    if file_checksum(path) != checksum:
+    if file_hash(path) != checksum:
         raise ValueError(f"{path.name} does not match its checksum")
     _VERIFIED[str(path)] = state
-
-
-def file_checksum(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------- writing
@@ -353,7 +346,7 @@ class SegmentBuilder:
                 write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
-            checksum = file_checksum(temporary)
+            checksum = file_hash(temporary)
             os.replace(temporary, target)
         except OSError as exc:
             temporary.unlink(missing_ok=True)

@@ -33,16 +33,19 @@ def method_note(stats: dict[str, Any], requested: str = "") -> str:
     return note
 
 
+_SOURCE_NAMES = {"lexical": "keyword search", "meaning": "sentence meaning", "attention": "the attention index"}
+
+
 def _auto_note(stats: dict[str, Any]) -> str:
     indexed, total = int(stats.get("indexed_tokens", 0)), int(stats.get("document_tokens", 0))
-    if indexed <= 0:
-        rankers = "keyword search ranks best (the attention index is not built yet)"
-    elif total and indexed >= total:
-        rankers = "keyword search and the attention index rank best"
-    else:
-        built = int(100 * indexed / total) if total else 0
-        rankers = f"keyword search and the attention index ({built}% built) rank best"
-    return f"Read the {_focus(stats)} that {rankers}, with the InfiniRetri loop. {FULL_PASS_HINT}"
+    sources = [s for s in stats.get("sources") or (["lexical", "attention"] if indexed else ["lexical"])
+               if s in _SOURCE_NAMES]
+    names = [_SOURCE_NAMES[s] for s in sources] or [_SOURCE_NAMES["lexical"]]
+    if "attention" in sources and total and 0 < indexed < total:
+        names[sources.index("attention")] += f" ({int(100 * indexed / total)}% built)"
+    rankers = f"{names[0]} ranks" if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]} rank"
+    missing = "" if "attention" in sources else " (the attention index is not built yet)"
+    return f"Read the {_focus(stats)} that {rankers} best{missing}, with the InfiniRetri loop. {FULL_PASS_HINT}"
 
 
 def _full_note(stats: dict[str, Any], requested: str) -> str:
