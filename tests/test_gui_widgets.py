@@ -480,13 +480,13 @@ def test_a_long_text_fills_in_between_events_and_highlights_land_right(qtbot):
 
 
 def test_index_failures_are_classified_and_said_in_a_sentence():
-    from app.retrieval.index_store import IndexBusyError, IndexStorageError
+    from app.retrieval.segment_store import IndexStorageError, StoreBusyError
     from app.ui.controllers.indexing import failure_notice
     from app.ui.workers import FailureKind
     from app.ui.workers.messages import failure_from
 
     full = failure_from(IndexStorageError("The disk is full."), "Could not index the document")
-    busy = failure_from(IndexBusyError("/cache/x.partial is being written by another build"), "")
+    busy = failure_from(StoreBusyError("/cache/x.partial is being written by another build"), "")
     assert (full.kind, busy.kind) == (FailureKind.STORAGE, FailureKind.INDEX_BUSY)
     assert failure_notice(full) == "The attention index could not be saved: The disk is full."
     assert "Another InfiniRetri window is indexing this document" in failure_notice(busy)

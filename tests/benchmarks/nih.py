@@ -105,7 +105,7 @@ def case_of(index: int) -> Case:
 
 def run_ours(
     model: LoadedModel, haystack: Haystack, case: Case, length: int, depth: float,
-    settings: RetrievalSettings | None = None,
+    settings: RetrievalSettings | None = None, name: str = "ours",
 ) -> Row:
     """InfiniRetri's exact full pass (no index written), with the row's memory sampled."""
     settings = settings or EXACT
@@ -121,7 +121,7 @@ def run_ours(
         result = answer(haystack.text, sentences, case.question, model, settings, on_progress)
     span = haystack.spans[case.sentences[0]]
     return Row(
-        length, int(result.stats["document_tokens"]), depth, "ours", retained(result.passages, span),
+        length, int(result.stats["document_tokens"]), depth, name, retained(result.passages, span),
         correct(result.answer, case), float(result.stats["retrieval_seconds"]),
         float(result.stats.get("generation_seconds", 0.0)), memory.peak, memory.growth, result.answer,
         (marks[0] if marks else time.process_time()) - started,
@@ -212,15 +212,18 @@ def run_grid(
     reference: Reference | None = None,
     reference_max: int = 16_000,
     settings: RetrievalSettings | None = None,
+    variants: dict[str, RetrievalSettings] | None = None,
 ) -> list[Row]:
-    """Every length x depth cell; the reference runs right after ours on the same haystack."""
+    """Every length x depth cell; each variant of ours, then the reference, on the same haystack."""
+    variants = variants or {"ours": settings or EXACT}
     rows: list[Row] = []
     for length in lengths:
         for index, depth in enumerate(depths):
             case = case_of(index)
             haystack = build_haystack(model.tokenizer, source, length, [(case.sentences[0], depth)])
-            rows.append(run_ours(model, haystack, case, length, depth, settings))
-            _progress(rows[-1])
+            for name, variant in variants.items():
+                rows.append(run_ours(model, haystack, case, length, depth, variant, name))
+                _progress(rows[-1])
             if reference is not None and length <= reference_max:
                 rows.append(run_reference(reference, haystack, case, length, depth))
                 _progress(rows[-1])
@@ -234,7 +237,7 @@ def _progress(row: Row) -> None:
 def summary(rows: list[Row]) -> list[list[object]]:
     """Per method: retrieval and answer accuracy, overall tokens/s; plus ours/reference on shared cells."""
     out: list[list[object]] = []
-    for method in ("ours", "reference"):
+    for method in dict.fromkeys(r.method for r in rows):
         mine = [r for r in rows if r.method == method]
         if not mine:
             continue
@@ -248,18 +251,20 @@ def summary(rows: list[Row]) -> list[list[object]]:
 def speed_ratios(rows: list[Row]) -> list[list[object]]:
     """ours/reference tokens/s per shared cell, and over all shared cells (total tokens / total seconds)."""
     ref = {(r.length, r.depth): r for r in rows if r.method == "reference"}
-    pairs = [(r, ref[(r.length, r.depth)]) for r in rows if r.method == "ours" and (r.length, r.depth) in ref]
-    out: list[list[object]] = [
-        [label(o.length), o.depth, f"{o.tokens_per_second:.0f}", f"{f.tokens_per_second:.0f}",
-         f"{o.tokens_per_second / f.tokens_per_second:.1f}x",
-         f"{o.tokens_per_cpu_second / max(f.tokens_per_cpu_second, 1e-9):.1f}x"]
-        for o, f in pairs
-    ]
-    if pairs:
-        wall = _overall(pairs, "retrieval_seconds")
-        cpu = _overall(pairs, "cpu_seconds")
-        out.append(["all", "-", f"{wall[0]:.0f}", f"{wall[1]:.0f}", f"{wall[0] / wall[1]:.1f}x",
-                    f"{cpu[0] / max(cpu[1], 1e-9):.1f}x"])
+    out: list[list[object]] = []
+    for method in dict.fromkeys(r.method for r in rows if r.method != "reference"):
+        pairs = [(r, ref[(r.length, r.depth)]) for r in rows if r.method == method and (r.length, r.depth) in ref]
+        out += [
+            [method, label(o.length), o.depth, f"{o.tokens_per_second:.0f}", f"{f.tokens_per_second:.0f}",
+             f"{o.tokens_per_second / f.tokens_per_second:.1f}x",
+             f"{o.tokens_per_cpu_second / max(f.tokens_per_cpu_second, 1e-9):.1f}x"]
+            for o, f in pairs
+        ]
+        if pairs:
+            wall = _overall(pairs, "retrieval_seconds")
+            cpu = _overall(pairs, "cpu_seconds")
+            out.append([method, "all", "-", f"{wall[0]:.0f}", f"{wall[1]:.0f}", f"{wall[0] / wall[1]:.1f}x",
+                        f"{cpu[0] / max(cpu[1], 1e-9):.1f}x"])
     return out
 
 
@@ -283,7 +288,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--loop-heads", default="all", choices=["all", "calibrated"],
                         help="sum every head (the paper) or the calibrated retrieval heads")
     parser.add_argument("--window", type=int, default=1024, help="window size in tokens")
+    parser.add_argument("--variants", default="", help="several configurations of ours in one run, e.g. "
+                        "'layer=14;layer=14,window=2048' (each: comma-separated layer=, window=, loop_heads=)")
     return parser.parse_args(argv)
+
+
+def parse_variants(spec: str, base: RetrievalSettings) -> dict[str, RetrievalSettings]:
+    """'layer=14;layer=14,window=2048' -> {'ours L14': ..., 'ours L14 W2048': ...}; empty: just ours."""
+    variants: dict[str, RetrievalSettings] = {}
+    for item in filter(None, (v.strip() for v in spec.split(";"))):
+        changes: dict[str, object] = {}
+        for pair in item.split(","):
+            key, _, value = pair.partition("=")
+            key = {"window": "window_tokens"}.get(key.strip(), key.strip())
+            changes[key] = value.strip() if key == "loop_heads" else int(value)
+        name = "ours " + " ".join(f"{k[0].upper()}{v}" for k, v in changes.items())
+        variants[name] = replace(base, **changes)  # type: ignore[arg-type]
+    return variants or {"ours": base}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -291,12 +312,13 @@ def main(argv: list[str] | None = None) -> None:
     model = load_model(args.model, args.device)
     reference = load_reference(model) if args.reference else None
     settings = replace(EXACT, layer=args.layer, loop_heads=args.loop_heads, window_tokens=args.window)
+    variants = parse_variants(args.variants, settings)
     source = kjv_text()
     warm_up(model, source)
     with sample_memory() as whole:
         rows = run_grid(
             model, source, parse_lengths(args.lengths), parse_floats(args.depths), reference,
-            parse_lengths(args.reference_max)[0], settings,
+            parse_lengths(args.reference_max)[0], settings, variants,
         )
     print_table(HEADERS, [r.cells() for r in rows])
     print()
@@ -304,7 +326,8 @@ def main(argv: list[str] | None = None) -> None:
     ratios = speed_ratios(rows)
     if ratios:
         print()
-        print_table(["length", "depth", "ours tok/s", "reference tok/s", "ours/reference", "same, CPU time"], ratios)
+        print_table(["method", "length", "depth", "ours tok/s", "reference tok/s", "ours/reference", "same, CPU time"],
+                    ratios)
     print(f"\nours: {model.name} on {model.device} ({model.dtype}), layer {args.layer or 'calibrated'}, "
           f"{args.loop_heads} heads, window {args.window}")
     print(

@@ -116,19 +116,13 @@ def classify(exc: BaseException) -> FailureKind:
         return FailureKind.DOCUMENT
     if _is_instance(exc, "app.retrieval.models", "ModelLoadError"):
         return FailureKind.MODEL
-    if _is_instance(exc, "app.retrieval.index_store", "IndexStorageError"):
+    if _is_instance(exc, "app.retrieval.segment_store", "IndexStorageError"):
         return FailureKind.STORAGE
-    if any(_is_instance(exc, module, name) for module, name in _INDEX_BUSY_ERRORS):
+    if _is_instance(exc, "app.retrieval.segment_store", "StoreBusyError"):  # another build holds the lock
         return FailureKind.INDEX_BUSY
     if isinstance(exc, BadInputError):
         return FailureKind.BAD_INPUT
     return FailureKind.INTERNAL
-
-
-_INDEX_BUSY_ERRORS = (  # another build holds the index's lock (the segment store's name for it, too)
-    ("app.retrieval.index_store", "IndexBusyError"),
-    ("app.retrieval.segment_store", "StoreBusyError"),
-)
 
 
 def _is_instance(exc: BaseException, module_name: str, class_name: str) -> bool:
