@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -318,3 +319,36 @@ def test_a_full_pass_writes_the_index_layer_keys_a_question_free_build_writes(ti
     window_end = int(first_window[np.searchsorted(first_window[:, 1], 200), 1])
     assert np.array_equal(by_full_pass[:window_end], question_free[:window_end])
     assert not np.array_equal(by_full_pass, question_free), "later windows saw retained sentences first"
+
+
+def test_the_loop_sums_every_head_unless_told_the_calibrated_ones_per_pass(tiny_model, text, monkeypatch):
+    """By default both passes sum every head, as the paper does; the full pass and the loop over chosen
+    sentences switch to the calibrated retrieval heads independently."""
+    import json
+
+    from app.paths import cache_dir
+    from app.retrieval import loop
+
+    tiny_model.scoring_layer = -1
+    (cache_dir() / "calibration.json").write_text(json.dumps(
+        {"tiny": {"layer": 2, "index_layer": 1, "loop_heads": [0, 1], "index_heads": [2, 3]}}))
+    summed: list[object] = []
+
+    def recording(model, layer, captured, question_start, heads=None):
+        summed.append(None if heads is None else list(heads))
+        return question_attention(model, layer, captured, question_start, heads)
+
+    monkeypatch.setattr(loop, "question_attention", recording)
+    sentences = split_sentences(text)
+    retrieve(text, sentences, "Who made the firmament?", tiny_model, FULL)
+    assert summed and set(map(str, summed)) == {"None"}
+    summed.clear()
+    retrieve(text, sentences, "Who made the firmament?", tiny_model, INDEXED)
+    assert summed and set(map(str, summed)) == {"None"}
+    summed.clear()
+    retrieve(text, sentences, "Who made the firmament?", tiny_model, replace(INDEXED, loop_heads="calibrated"))
+    assert summed == [[0, 1]] * len(summed) and summed
+    summed.clear()
+    both = RetrievalSettings(window_tokens=256, top_k=40, mode="full", full_pass_heads="calibrated")
+    retrieve(text, sentences, "Who made the firmament?", tiny_model, both)
+    assert summed == [[0, 1]] * len(summed) and summed

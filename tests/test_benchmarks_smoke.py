@@ -117,3 +117,9 @@ def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, 
     assert realdocs.recall_rows([recall])[0][0] == "lexical alone"
     paraphrased = devset.Question("p", "genesis", "?", evidence, 1, "x", True, "name")
     assert realdocs._full_sample([question, paraphrased, question], 2) == [question, paraphrased]
+
+
+def test_nih_heads_variant_switches_the_full_pass_heads():
+    variants = nih.parse_variants("layer=1,heads=calibrated", nih.EXACT)
+    assert list(variants) == ["ours L1 heads calibrated"]
+    assert variants["ours L1 heads calibrated"].full_pass_heads == "calibrated"

@@ -36,10 +36,12 @@ class LoopState:
 
 @dataclass(frozen=True)
 class Heads:
-    """The query heads summed at the scoring layer (None: all of them), in the loop and for the index."""
+    """The query heads summed at the scoring layer (None: all of them): in the loop over chosen sentences,
+    in the full pass, and for scoring the attention index."""
 
     loop: Sequence[int] | None = None
     index: Sequence[int] | None = None
+    full: Sequence[int] | None = None
 
 
 @dataclass
@@ -69,7 +71,7 @@ def full_pass(run: Run, windows: list[tuple[int, int]], builder: SegmentBuilder 
     for number, (first, end) in enumerate(windows):
         run.check_cancel()
         wanted = builder is not None and builder.steps_done == number
-        keys = score_window(run, list(range(first, end)), state, keep_keys=wanted)
+        keys = score_window(run, list(range(first, end)), state, run.heads.full, keep_keys=wanted)
         if builder is not None and keys is not None:
             try:
                 builder.add(number, keys)
@@ -88,7 +90,7 @@ def focused_pass(run: Run, units: list[int]) -> LoopState:
     windows = pack_units(run.doc, units, run.settings.focus_window_tokens)
     for number, window in enumerate(windows):
         run.check_cancel()
-        score_window(run, window, state)
+        score_window(run, window, state, run.heads.loop)
         _report(run, number, len(windows), 0, state, started, None)
     state.seconds = time.perf_counter() - started
     return state
@@ -108,8 +110,11 @@ def pack_units(doc: TokenizedDocument, units: list[int], window_tokens: int) -> 
     return [w for w in windows if w]
 
 
-def score_window(run: Run, window_units: list[int], state: LoopState, keep_keys: bool = False) -> np.ndarray | None:
-    """Score retained + window units against the question and keep the units holding the top-k tokens.
+def score_window(
+    run: Run, window_units: list[int], state: LoopState, heads: Sequence[int] | None, keep_keys: bool = False,
+) -> np.ndarray | None:
+    """Score retained + window units against the question (summing `heads`, all when None) and keep the
+    units holding the top-k tokens.
     With `keep_keys`, returns the window tokens' keys at the index layer for the attention index."""
     doc, prompt, settings = run.doc, run.prompt, run.settings
     previous = len(state.retained)
@@ -127,7 +132,7 @@ def score_window(run: Run, window_units: list[int], state: LoopState, keep_keys:
     if keep_keys:
         hidden = inputs[run.index_layer][0][:, context[0] + window_start : context[1]]
         keys = window_keys(run.model.model, run.index_layer, hidden)
-    attention = question_attention(run.model.model, run.layer, captured, question_start, run.heads.loop)
+    attention = question_attention(run.model.model, run.layer, captured, question_start, heads)
     scores = token_scores(attention, context, question_start, settings.phrase_width, settings.question_weighting)
     scores_np = scores.float().cpu().numpy()
     column_unit = np.repeat(np.asarray(units, dtype=np.int64), lengths)

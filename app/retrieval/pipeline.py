@@ -142,7 +142,8 @@ def _prepare(
     if doc.num_units == 0:
         raise BadInputError("The document has no text to search.")
     heads = Heads(_chosen(settings.loop_heads, calibration.loop_heads, layer, calibration.layer),
-                  _chosen(settings.index_heads, calibration.index_heads, index_layer, calibration.attention_index_layer))
+                  _chosen(settings.index_heads, calibration.index_heads, index_layer, calibration.attention_index_layer),
+                  _chosen(settings.full_pass_heads, calibration.loop_heads, layer, calibration.layer))
     prompt = build_prompt_parts(model.tokenizer, question)
     return Run(model, layer, index_layer, heads, doc, question, prompt, settings, on_progress, cancel), folder
 

@@ -51,7 +51,9 @@ class RetrievalSettings:
     top_k: int = 300
     phrase_width: int = 8
     layer: int | None = None  # None: the calibrated layer of the model
-    loop_heads: str = "all"  # "all": sum every query head in the loop, as the paper does; "calibrated": retrieval heads
+    # Query heads summed at the scoring layer: "all" as the paper does, or "calibrated" (the retrieval heads).
+    loop_heads: str = "all"  # the loop over chosen sentences (auto, indexed): calibrated measured no clear gain
+    full_pass_heads: str = "all"  # the exact full pass
     index_heads: str = "calibrated"  # the same choice for scoring the attention index
     max_new_tokens: int = 64  # a short answer; generation also stops at the end of its first paragraph
     answer_context_tokens: int = 320  # the best retained sentences, with their neighbours, up to this many tokens

@@ -285,12 +285,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"],
                         help="where our pass runs (the reference always runs on the CPU)")
     parser.add_argument("--layer", type=int, help="score at this layer instead of the calibrated one")
-    parser.add_argument("--loop-heads", default="all", choices=["all", "calibrated"],
+    parser.add_argument("--heads", default="all", choices=["all", "calibrated"],
                         help="sum every head (the paper) or the calibrated retrieval heads")
     parser.add_argument("--window", type=int, default=1024, help="window size in tokens")
     parser.add_argument("--variants", default="", help="several configurations of ours in one run, e.g. "
-                        "'layer=14;layer=14,window=2048' (each: comma-separated layer=, window=, loop_heads=)")
+                        "'layer=14;layer=14,window=2048' (each: comma-separated layer=, window=, heads=)")
     return parser.parse_args(argv)
+
+
+_LABELS = {"layer": "L", "window_tokens": "W", "full_pass_heads": "heads "}
 
 
 def parse_variants(spec: str, base: RetrievalSettings) -> dict[str, RetrievalSettings]:
@@ -300,9 +303,9 @@ def parse_variants(spec: str, base: RetrievalSettings) -> dict[str, RetrievalSet
         changes: dict[str, object] = {}
         for pair in item.split(","):
             key, _, value = pair.partition("=")
-            key = {"window": "window_tokens"}.get(key.strip(), key.strip())
-            changes[key] = value.strip() if key == "loop_heads" else int(value)
-        name = "ours " + " ".join(f"{k[0].upper()}{v}" for k, v in changes.items())
+            key = {"window": "window_tokens", "heads": "full_pass_heads"}.get(key.strip(), key.strip())
+            changes[key] = value.strip() if key == "full_pass_heads" else int(value)
+        name = "ours " + " ".join(f"{_LABELS[k]}{v}" for k, v in changes.items())
         variants[name] = replace(base, **changes)  # type: ignore[arg-type]
     return variants or {"ours": base}
 
@@ -311,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     model = load_model(args.model, args.device)
     reference = load_reference(model) if args.reference else None
-    settings = replace(EXACT, layer=args.layer, loop_heads=args.loop_heads, window_tokens=args.window)
+    settings = replace(EXACT, layer=args.layer, full_pass_heads=args.heads, window_tokens=args.window)
     variants = parse_variants(args.variants, settings)
     source = kjv_text()
     warm_up(model, source)
@@ -329,7 +332,7 @@ def main(argv: list[str] | None = None) -> None:
         print_table(["method", "length", "depth", "ours tok/s", "reference tok/s", "ours/reference", "same, CPU time"],
                     ratios)
     print(f"\nours: {model.name} on {model.device} ({model.dtype}), layer {args.layer or 'calibrated'}, "
-          f"{args.loop_heads} heads, window {args.window}")
+          f"{args.heads} heads, window {args.window}")
     print(
         f"\nRSS before the grid {mib(whole.start)} MiB, after {mib(whole.end)} MiB, "
         f"process peak (getrusage) {mib(max_rss_bytes())} MiB"

@@ -13,6 +13,8 @@ Per document, in one process and one run:
    auto     the default: candidates from BM25, sentence embeddings and the attention index (each ranking
             in turn), then the InfiniRetri loop over them
    auto-heads  the same, the loop summing only the calibrated retrieval heads
+   auto-L14    the same with the loop at layer 14 (any N; the index is read at that layer too, and the
+            loop sums every head: heads are calibrated for one layer)
    cold     auto before the attention index exists (lexical candidates only): what a user gets at once
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
@@ -229,6 +231,9 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
             elif method == "auto-heads":  # the loop sums only the calibrated retrieval heads
                 heads = RetrievalSettings(mode="auto", loop_heads="calibrated")
                 outcomes.append(_log(ask_core(model, document, question, "auto-heads", heads)))
+            elif method.startswith("auto-L"):  # the loop at another layer (all heads: calibrated at one layer)
+                at_layer = RetrievalSettings(mode="auto", layer=int(method.removeprefix("auto-L")))
+                outcomes.append(_log(ask_core(model, document, question, method, at_layer)))
             elif method == "indexed":
                 outcomes.append(_log(ask_core(model, document, question, "indexed", RetrievalSettings(mode="indexed"))))
             elif method == "bm25":
@@ -270,7 +275,8 @@ def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[
     rows = []
     cold = [r.cold_first_seconds for r in runs]
     first_times = {"cold": cold, "auto": cold, "auto-heads": cold}
-    for method in METHODS:
+    extra = sorted({o.method for o in outcomes} - set(METHODS))  # auto-L<N>
+    for method in METHODS + extra:
         mine = [o for o in outcomes if o.method == method]
         if not mine:
             continue
@@ -298,7 +304,7 @@ def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
-    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS))
+    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>")
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
     parser.add_argument("--full-docs", default="", help="documents the full pass runs on (default: all)")
     parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")
