@@ -352,3 +352,35 @@ def test_the_loop_sums_every_head_unless_told_the_calibrated_ones_per_pass(tiny_
     both = RetrievalSettings(window_tokens=256, top_k=40, mode="full", full_pass_heads="calibrated")
     retrieve(text, sentences, "Who made the firmament?", tiny_model, both)
     assert summed == [[0, 1]] * len(summed) and summed
+
+
+def test_windows_read_together_give_the_keys_each_window_gives_alone(tiny_model, text):
+    """The GPU build reads several windows in one padded batch: padding on the right must change nothing."""
+    from app.retrieval import indexing
+    from app.retrieval.prompt import context_prefix_ids
+    from app.retrieval.units import pack_windows
+    from app.retrieval.workspace import tokenized
+
+    doc = tokenized(tiny_model, text, split_sentences(text))
+    windows = pack_windows(doc, 256)[:3]
+    prefix = np.asarray(context_prefix_ids(tiny_model.tokenizer), dtype=np.int64)
+    together = indexing._batch_keys(tiny_model, 1, doc, windows, prefix)
+    alone = [indexing._batch_keys(tiny_model, 1, doc, [window], prefix)[0] for window in windows]
+    assert len({k.shape[0] for k in alone}) > 1, "windows of different lengths, so the batch is padded"
+    for batched, single in zip(together, alone):
+        assert batched.shape == single.shape
+        np.testing.assert_allclose(batched.astype(np.float32), single.astype(np.float32), atol=2e-3)
+    sizes = [indexing._window_tokens(doc, w) for w in windows]
+    assert indexing._next_batch(doc, windows, 0, sizes[0] + sizes[1]) == [0, 1]
+    assert indexing._next_batch(doc, windows, 0, 0) == [0], "always at least one window"
+
+
+def test_half_precision_on_gpus_and_float32_on_the_cpu(monkeypatch):
+    from app.retrieval.models import choose_dtype
+
+    assert choose_dtype("cpu") is torch.float32
+    assert choose_dtype("mps") is torch.float16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert choose_dtype("cuda") is torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert choose_dtype("cuda") is torch.float16
