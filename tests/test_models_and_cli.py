@@ -179,3 +179,13 @@ def test_index_builds_without_a_question_and_prints_the_json_contract(tiny_folde
 def test_index_reports_bad_input_with_exit_code_2(tmp_path, capsys):
     assert cli.main(["index", str(tmp_path / "missing.pdf")]) == 2
     assert "infiniretri:" in capsys.readouterr().err
+
+
+def test_selfcheck_builds_and_ranks_the_samples_lexical_index_and_embeddings():
+    """The installer smoke test runs `selfcheck`; its index step must catch a bundle without bm25s or MiniLM."""
+    from app.selfcheck import SelfCheck
+
+    check = SelfCheck(gui=False)
+    check.run("document", check.document)
+    check.run("indexes", check.indexes, needs=("document",))
+    assert [(name, ok) for name, ok, *_ in check.results] == [("document", True), ("indexes", True)], check.results
