@@ -46,6 +46,9 @@ LIBRARIES = [
     "pymupdf",
     "platformdirs",
     "charset_normalizer",
+    "bm25s",
+    "Stemmer",
+    "filelock",
 ]
 GUI_LIBRARIES = ["PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtSvg", "qtawesome"]
 RESOURCE_FILES = ["samples/sample.pdf", "calibration.json", "icons/infiniretri.svg", "styles/app.qss"]
