@@ -24,7 +24,7 @@ def tiny_folder(tmp_path_factory, tiny_model_session) -> Path:
 def test_a_local_folder_loads_and_is_calibrated_once(tiny_folder):
     model = load_model(str(tiny_folder), "cpu")
     assert model.device == "cpu" and model.num_layers == 3
-    layer = calibration.scoring_layer_for(model)
+    layer = calibration.calibration_for(model).layer
     assert 0 <= layer < 3
     assert calibration.stored_layer(model.fingerprint) == layer
 

@@ -62,6 +62,10 @@ class StoredCalibration:
     def attention_index_layer(self) -> int:
         return self.index_layer if self.index_layer >= 0 else self.layer
 
+    def layers(self, forced: int | None = None) -> tuple[int, int]:
+        """(the loop's layer, the attention index's layer): both `forced` when given (a user's --layer)."""
+        return (forced, forced) if forced is not None else (self.layer, self.attention_index_layer)
+
 
 def stored_calibration(fingerprint: str) -> StoredCalibration | None:
     """The calibration of these weights: the user's cache first, then what ships with the app."""
@@ -81,14 +85,6 @@ def stored_layer(fingerprint: str) -> int | None:
 
 def _heads(value: Any) -> list[int] | None:
     return [int(h) for h in value] if isinstance(value, list) and value else None
-
-
-def scoring_layer_for(model: LoadedModel, on_progress: ProgressCallback | None = None,
-                      cancel: CancelToken | None = None) -> int:
-    """The layer to score at: stored by an earlier calibration, else measured now and stored."""
-    if model.scoring_layer >= 0:
-        return model.scoring_layer
-    return calibration_for(model, on_progress, cancel).layer
 
 
 def calibration_for(model: LoadedModel, on_progress: ProgressCallback | None = None,

@@ -144,9 +144,7 @@ def _paused_report(folder: Path, seconds: float, embedded: bool, embedding_secon
 def index_layer_for(model: LoadedModel, settings: RetrievalSettings, on_progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> int:
     """The layer whose keys the attention index keeps: calibrated (or the one `settings` forces)."""
-    if settings.layer is not None:
-        return settings.layer
-    return calibration_for(model, on_progress, cancel).attention_index_layer
+    return calibration_for(model, on_progress, cancel).layers(settings.layer)[1]
 
 
 def index_meta(model: LoadedModel, layer: int, settings: RetrievalSettings) -> dict[str, object]:

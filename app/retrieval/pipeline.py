@@ -135,8 +135,7 @@ def _prepare(
     if not question.strip():
         raise BadInputError("The question is empty.")
     calibration = calibration_for(model, on_progress, cancel)
-    layer = settings.layer if settings.layer is not None else calibration.layer
-    index_layer = settings.layer if settings.layer is not None else calibration.attention_index_layer
+    layer, index_layer = calibration.layers(settings.layer)
     folder = index_folder(text, sentences, model, index_layer, settings.window_tokens)
     doc = tokenized(model, text, sentences, on_progress, cancel, stored_in=folder)
     if doc.num_units == 0:
