@@ -60,8 +60,6 @@ class AskController(JobSlotController):
         job.signals.succeeded.connect(self._on_answer)
         job.signals.failed.connect(self._on_failed)
         job.signals.cancelled.connect(self._on_cancelled)
-        for signal in (job.signals.succeeded, job.signals.failed, job.signals.cancelled):
-            signal.connect(lambda *_, j=job: self._forget(j))
         self._started = time.monotonic()
         self._mode = settings.mode
         self.panel.start_answer()

@@ -64,8 +64,6 @@ class DocumentController(JobSlotController):
         job.signals.succeeded.connect(self._on_loaded)
         job.signals.failed.connect(self._on_failed)
         job.signals.cancelled.connect(self._on_cancelled)
-        for signal in (job.signals.succeeded, job.signals.failed, job.signals.cancelled):
-            signal.connect(lambda *_, j=job: self._forget(j))
         self._hold(job)
         self.runner.start_document_job(job)
         self.status.show_message(f"Opening {self.path.name}{' with text recognition' if ocr else ''}…")

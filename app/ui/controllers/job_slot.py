@@ -32,6 +32,10 @@ class JobSlotController(QObject):
             self._forget(self.job)
 
     def _hold(self, job: Job) -> None:
+        """Make `job` the one held (after the subclass has connected its own handlers); it is let go when
+        it ends."""
+        for signal in (job.signals.succeeded, job.signals.failed, job.signals.cancelled):
+            signal.connect(lambda *_, j=job: self._forget(j))
         self.job = job
         self.busyChanged.emit()
 
