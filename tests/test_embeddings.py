@@ -90,3 +90,28 @@ def test_minilm_ranks_a_paraphrase_above_unrelated_sentences():
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     question = embedder.embed(["How thick are rules drawn unless told otherwise?"])[0]
     assert int(np.argmax(vectors @ question)) == 0
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_meaning_is_the_better_of_the_sentence_and_its_neighbourhood(letters, monkeypatch, haystack, complete):
+    """Scored a few vectors at a time, the neighbourhood scores equal the cosine of the question to the sum of
+    each sentence's vector and its neighbours' (those not yet embedded counting as none)."""
+    monkeypatch.setattr(embeddings, "SCORE_CHUNK", 7)
+    text = haystack[:12000]
+    sentences = split_sentences(text)
+    calls = iter(range(10**6))
+    embeddings.build_embeddings(text, sentences, should_pause=None if complete else lambda: next(calls) >= 2)
+    vectors = _stored(text, sentences)[0].astype(np.float32)
+    question = "Who begat whom in the land?"
+    query = _BagOfLetters().embed([question])[0]
+    own = vectors @ query
+    padded = np.vstack([np.zeros((1, vectors.shape[1])), vectors, np.zeros((1 + len(sentences) - len(vectors), vectors.shape[1]))])
+    sums = padded[:-2] + padded[1:-1] + padded[2:]
+    around = (sums[: len(vectors)] @ query) / np.linalg.norm(sums[: len(vectors)], axis=1)
+    scores = embeddings.embedding_scores(text, sentences, question)
+    plain = embeddings.embedding_scores(text, sentences, question, neighbourhood=False)
+    assert scores is not None and plain is not None
+    np.testing.assert_allclose(plain[: len(vectors)], own, rtol=1e-5)
+    np.testing.assert_allclose(scores[: len(vectors)], np.maximum(own, around), rtol=1e-4, atol=1e-5)
+    assert np.isneginf(scores[len(vectors) :]).all()
+    assert (scores[: len(vectors)] > own + 1e-4).any()  # the neighbourhood wins somewhere

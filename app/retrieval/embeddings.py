@@ -132,9 +132,17 @@ def _report(on_progress: ProgressCallback | None, done: int, total: int, sentenc
     on_progress(Progress("embedding", done, total, rate, eta, None, "Reading the document's sentences for meaning"))
 
 
-def embedding_scores(text: str, sentences: Sequence[SpanLike], question: str) -> np.ndarray | None:
-    """Cosine similarity of the question to every sentence embedded so far (-inf for the rest), or None
-    when there are no vectors yet (or no embedder). Read a segment at a time: memory stays flat."""
+def embedding_scores(text: str, sentences: Sequence[SpanLike], question: str,
+                     neighbourhood: bool = True) -> np.ndarray | None:
+    """Per sentence embedded so far (-inf for the rest), the question's cosine similarity to it or, with
+    `neighbourhood`, the better of that and its similarity to the sentence's neighbourhood (the sum of its
+    vector and its two neighbours'). None when there are no vectors yet (or no embedder). Read a segment at a
+    time: memory stays flat.
+
+    Why the neighbourhood: in a manual the sentence that answers often leaves its subject to the sentence
+    before ("The default is 10."). On the real-document dev set it put the evidence in the best 36 sentences
+    for 69% of questions against 61% by the sentence alone (paraphrased: 41% against 28%), better than
+    embedding the three sentences' text together (52%) and at no extra build cost."""
     embedder = sentence_embedder()
     if embedder is None:
         return None
@@ -143,7 +151,57 @@ def embedding_scores(text: str, sentences: Sequence[SpanLike], question: str) ->
     if store is None or not store.segments:
         return None
     query = embedder.embed([question])[0]
-    scores = np.full(max(len(sentences), 1), -np.inf, dtype=np.float32)
+    similarity = np.full(max(len(sentences), 1), -np.inf, dtype=np.float32)
+    lengths = NeighbourhoodLengths(similarity.shape[0])
     for start, vectors in store.chunks(SCORE_CHUNK):
-        scores[start : start + len(vectors)] = vectors.astype(np.float32) @ query
-    return scores
+        block = vectors.astype(np.float32)
+        similarity[start : start + len(block)] = block @ query
+        lengths.add(start, block)
+    return np.maximum(similarity, lengths.cosines(similarity)) if neighbourhood else similarity
+
+
+class NeighbourhoodLengths:
+    """The length of every sentence's neighbourhood vector e[i-1] + e[i] + e[i+1], gathered a chunk of vectors
+    at a time (vectors not there count as zero), so that its cosine to a question follows from the sentences'
+    own similarities: (s[i-1] + s[i] + s[i+1]) / length."""
+
+    def __init__(self, count: int) -> None:
+        self.squared = np.zeros(count)  # e[i].e[i]
+        self.next_dot = np.zeros(count)  # e[i].e[i+1]
+        self.skip_dot = np.zeros(count)  # e[i].e[i+2]
+        self.tail = np.zeros((0, DIMENSIONS), dtype=np.float32)  # the last two vectors seen, for the next chunk
+        self.tail_start = 0
+
+    def add(self, start: int, block: np.ndarray) -> None:
+        """Take in the vectors of sentences start, start + 1, ..."""
+        if self.tail_start + len(self.tail) != start:
+            self.tail = block[:0]
+        joined = np.concatenate([self.tail, block])
+        first = start - len(self.tail)
+        self.squared[start : start + len(block)] = np.einsum("ij,ij->i", block, block)
+        self.next_dot[first : first + len(joined) - 1] = np.einsum("ij,ij->i", joined[:-1], joined[1:])
+        self.skip_dot[first : first + max(len(joined) - 2, 0)] = np.einsum("ij,ij->i", joined[:-2], joined[2:])
+        self.tail = joined[-2:]
+        self.tail_start = first + len(joined) - len(self.tail)
+
+    def cosines(self, similarity: np.ndarray) -> np.ndarray:
+        """Each neighbourhood's cosine to the question whose cosines to the sentences are `similarity`
+        (-inf where the sentence itself has no vector)."""
+        known = np.isfinite(similarity)
+        own = np.where(known, similarity, 0.0)
+        total = own + _before(own) + _after(own)
+        squared = (self.squared + _before(self.squared) + _after(self.squared)
+                   + 2 * (self.next_dot + _before(self.next_dot) + _before(self.skip_dot)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cosines = total / np.sqrt(squared)
+        return np.where(known & (squared > 1e-12), cosines, -np.inf).astype(np.float32)
+
+
+def _before(values: np.ndarray) -> np.ndarray:
+    """values[i - 1] at i (0 at the start)."""
+    return np.concatenate([np.zeros(1, dtype=values.dtype), values[:-1]])
+
+
+def _after(values: np.ndarray) -> np.ndarray:
+    """values[i + 1] at i (0 at the end)."""
+    return np.concatenate([values[1:], np.zeros(1, dtype=values.dtype)])

