@@ -105,6 +105,17 @@ def test_the_best_passage_prefers_sentences_to_fragments():
     assert quoted(sentence) == f'{QUOTED_PREFIX}"The limit is set to ten by default."'
 
 
+def test_contents_and_index_entries_never_make_the_answer_context():
+    text = ("2.3 Default limits . . . . . . . . . . . 41\n\nlimit, 41, 97, 212\n\n"
+            "The limit is set to ten by default. Other text follows here now.")
+    contents = _passage(text, "2.3 Default limits . . . . . . . . . . . 41", 1.0)
+    index_entry = _passage(text, "limit, 41, 97, 212", 0.9)
+    sentence = _passage(text, "The limit is set to ten by default.", 0.5)
+    spans = np.array([[s.start, s.end] for s in split_sentences(text)])
+    context = answer_context(text, spans, [contents, index_entry, sentence], _WordTokenizer(), 200, neighbours=False)
+    assert context.text == "The limit is set to ten by default." and context.best == sentence
+
+
 @pytest.mark.parametrize(("reply", "unhelpful"), [
     ("The document is a helpful AI assistant designed to provide concise answers.", True),
     ("I'm sorry, the passages do not say.", True),

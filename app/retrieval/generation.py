@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
+from app.documents.navigation import is_navigation
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import answer_prompt_ids
 from app.retrieval.types import CancelToken, Passage, TokenCallback
@@ -100,11 +101,16 @@ def is_looping(ids: Sequence[int], max_period: int = 8, min_span: int = 24) -> b
 
 
 def best_passage(passages: Sequence[Passage], min_words: int = 4) -> Passage | None:
-    """The highest-scoring passage, preferring real sentences to fragments (headings, page furniture)."""
+    """The highest-scoring passage, preferring real sentences to fragments (headings, page furniture) and
+    to navigation (contents and index entries)."""
     if not passages:
         return None
-    sentences = [p for p in passages if len(p.text.split()) >= min_words] or list(passages)
-    return max(sentences, key=lambda p: p.score)
+    return max(_sentences(passages, min_words) or list(passages), key=lambda p: p.score)
+
+
+def _sentences(passages: Sequence[Passage], min_words: int) -> list[Passage]:
+    """The passages that say something: at least `min_words` words, and not a contents or index entry."""
+    return [p for p in passages if len(p.text.split()) >= min_words and not is_navigation(p.text)]
 
 
 def answer_context(
@@ -113,7 +119,7 @@ def answer_context(
 ) -> AnswerContext:
     """The `best_count` best passages, each with the sentence before and after it in the document (when
     `neighbours`), best first, within `budget_tokens`. Small models answer well from a small, focused context."""
-    ranked = sorted((p for p in passages if len(p.text.split()) >= min_words), key=lambda p: -p.score)
+    ranked = sorted(_sentences(passages, min_words), key=lambda p: -p.score)
     ranked = (ranked or sorted(passages, key=lambda p: -p.score))[:best_count]
     groups: list[list[tuple[int, int]]] = []
     seen: set[tuple[int, int]] = set()

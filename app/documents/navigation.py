@@ -1,0 +1,25 @@
+"""Text that points elsewhere instead of saying something: table-of-contents entries with dot leaders and
+back-of-book index entries (a term and a list of page numbers). Long manuals hold thousands of them (5-9% of
+the sentences of the real-document dev set); they share a question's words but never answer it."""
+
+from __future__ import annotations
+
+import re
+
+_LEADER = re.compile(r"(?:\.\s*){4,}")  # ". . . . ." or "....." between an entry and its page
+_NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
+_WORD = re.compile(r"[^\W\d_]+")
+_PAGE_LIST = re.compile(r"\d+\s*,\s*\d+\s*,\s*\d+")  # "304, 308, 530"
+_CODE = re.compile(r"[=\[\]]")  # "x = [1, 2, 3];" is an example, not an index entry
+
+
+def is_navigation(sentence: str) -> bool:
+    """Whether the sentence is a contents line (dot leaders, then a page number and little else) or an index
+    entry (page numbers outnumber words). A command list's entry, whose leaders and page are followed by what the
+    command does, is not."""
+    pieces = _LEADER.split(sentence)
+    if len(pieces) > 1:
+        return len(_WORD.findall(pieces[-1])) < 4
+    if not _PAGE_LIST.search(sentence) or _CODE.search(sentence):
+        return False
+    return len(_NUMBER.findall(sentence)) >= len(_WORD.findall(sentence))
