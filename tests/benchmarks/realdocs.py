@@ -52,7 +52,7 @@ from sentence_rankers import bm25_passages, minilm_passages  # noqa: E402
 
 from app.documents import Document, load_document  # noqa: E402
 from app.retrieval import lexical, workspace  # noqa: E402
-from app.retrieval.candidates import choose_interleaved, choose_units, fuse, ranks  # noqa: E402
+from app.retrieval.candidates import WEIGHTS, choose_interleaved, choose_units, fuse, ranks  # noqa: E402
 from app.retrieval.generation import best_passage  # noqa: E402
 from app.retrieval.indexing import build_index  # noqa: E402
 from app.retrieval.models import LoadedModel, load_model  # noqa: E402
@@ -72,6 +72,7 @@ STRATEGIES: dict[str, tuple[str, dict[str, float]]] = {
     "turns lexical+meaning+attention": ("turns", {"lexical": 1, "meaning": 1, "attention": 1}),
     "turns lexical+2 meaning+attention": ("turns", {"lexical": 1, "meaning": 2, "attention": 1}),
     "turns lexical+2 meaning+attention (all heads)": ("turns", {"lexical": 1, "meaning": 2, "attention_all_heads": 1}),
+    "turns as shipped (candidates.WEIGHTS)": ("turns", dict(WEIGHTS)),
 }
 
 
