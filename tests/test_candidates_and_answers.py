@@ -81,7 +81,7 @@ class _WordTokenizer:
         return {"input_ids": list(range(len(text.split())))}
 
 
-def test_answer_context_puts_the_best_sentences_first_with_their_neighbours():
+def test_answer_context_puts_the_best_sentences_last_with_their_neighbours():
     text = ("Intro sentence here now. The default width is four points. It applies to rules. "
             "Unrelated filler text goes here. Colours are set with a command called setcolor. Last one here.")
     sentences = split_sentences(text)
@@ -90,12 +90,12 @@ def test_answer_context_puts_the_best_sentences_first_with_their_neighbours():
     second = _passage(text, "Colours are set with a command called setcolor.", 0.4)
     context = answer_context(text, spans, [second, best], _WordTokenizer(), budget_tokens=200, best_count=2)
     blocks = context.text.split("\n\n")
-    assert blocks[0].startswith("Intro sentence here now. The default width") and "It applies to rules." in blocks[0]
-    assert "setcolor" in blocks[1]
+    assert blocks[1].startswith("Intro sentence here now. The default width") and "It applies to rules." in blocks[1]
+    assert "setcolor" in blocks[0], "the best passage comes last, nearest the question"
     assert context.best == best
     small = answer_context(text, spans, [second, best], _WordTokenizer(), budget_tokens=14, best_count=2)
-    assert small.text.split("\n\n") == ["The default width is four points.",
-                                        "Colours are set with a command called setcolor."], "neighbours only if room"
+    assert small.text.split("\n\n") == ["Colours are set with a command called setcolor.",
+                                        "The default width is four points."], "neighbours only if room"
 
 
 def test_the_best_passage_prefers_sentences_to_fragments():

@@ -118,7 +118,9 @@ def answer_context(
     budget_tokens: int, best_count: int = 3, min_words: int = 4, neighbours: bool = True,
 ) -> AnswerContext:
     """The `best_count` best passages, each with the sentence before and after it in the document (when
-    `neighbours`), best first, within `budget_tokens`. Small models answer well from a small, focused context."""
+    `neighbours`), within `budget_tokens`, the best last: nearest the question, where a small model looks first
+    (on the real-document dev set, from the meaning ranking's passages, best last answered 28 of 67 questions
+    against 25 with best first). Small models answer well from a small, focused context."""
     ranked = sorted(_sentences(passages, min_words), key=lambda p: -p.score)
     ranked = (ranked or sorted(passages, key=lambda p: -p.score))[:best_count]
     groups: list[list[tuple[int, int]]] = []
@@ -139,7 +141,7 @@ def answer_context(
                     groups.append([])
                 groups[rank].append(span)
     blocks = [" ".join(" ".join(text[s:e].split()) for s, e in sorted(group)) for group in groups if group]
-    return AnswerContext("\n\n".join(blocks), best_passage(passages, min_words))
+    return AnswerContext("\n\n".join(reversed(blocks)), best_passage(passages, min_words))
 
 
 def _neighbour_spans(sentence_spans: np.ndarray, passage: Passage) -> list[tuple[int, int]]:
