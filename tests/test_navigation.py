@@ -7,7 +7,8 @@ import pytest
 
 from app.documents import split_sentences
 from app.documents.navigation import is_navigation
-from app.retrieval.sources import after_the_rest, navigation_sentences
+from app.retrieval.lexical import lexical_index
+from app.retrieval.sources import after_the_rest
 
 
 @pytest.mark.parametrize("line", [
@@ -43,6 +44,6 @@ def test_navigation_goes_after_every_other_scored_unit_in_its_own_order():
 def test_the_document_s_navigation_sentences_are_found_once():
     text = "Contents . . . . . . . 3\n\nThe default is ten. It can be changed."
     sentences = split_sentences(text)
-    mask = navigation_sentences(text, sentences)
+    mask = lexical_index(text, sentences).navigation
     assert mask.tolist() == [1.0] + [0.0] * (len(sentences) - 1)
-    assert navigation_sentences(text, sentences) is mask
+    assert lexical_index(text, sentences).navigation is mask

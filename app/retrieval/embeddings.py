@@ -152,12 +152,13 @@ def embedding_scores(text: str, sentences: Sequence[SpanLike], question: str,
         return None
     query = embedder.embed([question])[0]
     similarity = np.full(max(len(sentences), 1), -np.inf, dtype=np.float32)
-    lengths = NeighbourhoodLengths(similarity.shape[0])
+    lengths = NeighbourhoodLengths(similarity.shape[0]) if neighbourhood else None
     for start, vectors in store.chunks(SCORE_CHUNK):
         block = vectors.astype(np.float32)
         similarity[start : start + len(block)] = block @ query
-        lengths.add(start, block)
-    return np.maximum(similarity, lengths.cosines(similarity)) if neighbourhood else similarity
+        if lengths is not None:
+            lengths.add(start, block)
+    return similarity if lengths is None else np.maximum(similarity, lengths.cosines(similarity))
 
 
 class NeighbourhoodLengths:

@@ -1,5 +1,6 @@
 """The lexical index: BM25 (bm25s, with Snowball stemming) over the document's sentences, built when a
-document opens and cached on disk beside the other per-document data."""
+document opens and cached on disk beside the other per-document data; with it, which sentences are navigation
+(contents and index entries), which every ranking puts last."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from app import disk_cache
+from app.documents.navigation import is_navigation
 from app.paths import cache_dir
 from app.retrieval.units import SpanLike
 from app.retrieval.workspace import text_key
@@ -32,6 +34,7 @@ class LexicalIndex:
 
     retriever: object  # bm25s.BM25
     spans: np.ndarray  # (sentences, 2)
+    navigation: np.ndarray  # per sentence: 1.0 for a contents or index entry, else 0.0
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of every sentence for `question` (zeros when no question word is in the document)."""
@@ -54,7 +57,8 @@ def lexical_index(text: str, sentences: Sequence[SpanLike]) -> LexicalIndex:
             return _cache[key]
     spans = _spans(text, sentences)
     folder = cache_dir() / "lexical" / f"{key}-v{LEXICAL_VERSION}"
-    index = _load(folder, spans) or _build(text, spans, folder)
+    navigation = _navigation(text, spans)
+    index = _load(folder, spans, navigation) or _build(text, spans, navigation, folder)
     with _lock:
         _cache[key] = index
         while len(_cache) > _KEEP:
@@ -68,7 +72,11 @@ def _spans(text: str, sentences: Sequence[SpanLike]) -> np.ndarray:
     return np.asarray([(0, len(text))], dtype=np.int64)
 
 
-def _build(text: str, spans: np.ndarray, folder: Path) -> LexicalIndex:
+def _navigation(text: str, spans: np.ndarray) -> np.ndarray:
+    return np.asarray([is_navigation(text[start:end]) for start, end in spans.tolist()], dtype=np.float32)
+
+
+def _build(text: str, spans: np.ndarray, navigation: np.ndarray, folder: Path) -> LexicalIndex:
     import bm25s
 
     corpus = [text[start:end] for start, end in spans.tolist()]
@@ -76,7 +84,7 @@ def _build(text: str, spans: np.ndarray, folder: Path) -> LexicalIndex:
     retriever = bm25s.BM25()
     retriever.index(tokens, show_progress=False)
     _save(retriever, folder)
-    return LexicalIndex(retriever, spans)
+    return LexicalIndex(retriever, spans, navigation)
 
 
 def _save(retriever: object, folder: Path) -> None:
@@ -92,7 +100,7 @@ def _save(retriever: object, folder: Path) -> None:
     disk_cache.tidy(folder.parent, CACHE_LIMIT_BYTES, keep=[folder])
 
 
-def _load(folder: Path, spans: np.ndarray) -> LexicalIndex | None:
+def _load(folder: Path, spans: np.ndarray, navigation: np.ndarray) -> LexicalIndex | None:
     import bm25s
 
     if not folder.is_dir():
@@ -102,7 +110,7 @@ def _load(folder: Path, spans: np.ndarray) -> LexicalIndex | None:
         if int(retriever.scores["num_docs"]) != len(spans):
             raise ValueError("the cached index has another number of sentences")
         disk_cache.mark_used(folder)
-        return LexicalIndex(retriever, spans)
+        return LexicalIndex(retriever, spans, navigation)
     except Exception:  # a damaged cache is rebuilt, never trusted
         with contextlib.suppress(OSError):
             shutil.rmtree(folder)

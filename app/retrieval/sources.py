@@ -12,30 +12,23 @@ the sentences that say something: they share the question's words but never answ
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from app.documents.navigation import is_navigation
 from app.retrieval.candidates import sentence_to_unit_scores, token_to_unit_scores
 from app.retrieval.embeddings import embedding_scores
 from app.retrieval.index_scoring import question_queries, score_document
 from app.retrieval.index_store import AttentionIndex
-from app.retrieval.lexical import lexical_index
+from app.retrieval.lexical import LexicalIndex, lexical_index
 from app.retrieval.loop import Run
 from app.retrieval.scoring import smooth
 from app.retrieval.units import SpanLike
-from app.retrieval.workspace import text_key
 
 SOURCES = ("lexical", "meaning", "attention")
-_KEEP_DOCUMENTS = 3
-_navigation: OrderedDict[str, np.ndarray] = OrderedDict()  # per document: which sentences are navigation
-_navigation_lock = threading.Lock()
 
 
 @dataclass
@@ -50,30 +43,15 @@ def rank_units(run: Run, text: str, sentences: Sequence[SpanLike], index: Attent
                sources: Sequence[str] = SOURCES) -> Rankings:
     """The rankings of the wanted sources that are available now."""
     rankings = Rankings()
-    spans = lexical_index(text, sentences).spans
-    navigation = sentence_to_unit_scores(run.doc, spans, navigation_sentences(text, sentences)) > 0
+    words = lexical_index(text, sentences)
+    navigation = sentence_to_unit_scores(run.doc, words.spans, words.navigation) > 0
     for source in sources:
         started = time.perf_counter()
-        scores = _rank(source, run, text, sentences, index, spans)
+        scores = _rank(source, run, text, sentences, index, words)
         if scores is not None:
             rankings.scores[source] = after_the_rest(scores, navigation)
             rankings.seconds[source] = round(time.perf_counter() - started, 3)
     return rankings
-
-
-def navigation_sentences(text: str, sentences: Sequence[SpanLike]) -> np.ndarray:
-    """1.0 for every sentence that is a contents or index entry, else 0.0 (remembered per document)."""
-    key = text_key(text, sentences)
-    with _navigation_lock:
-        if key in _navigation:
-            _navigation.move_to_end(key)
-            return _navigation[key]
-    mask = np.asarray([is_navigation(text[s.start : s.end]) for s in sentences] or [False], dtype=np.float32)
-    with _navigation_lock:
-        _navigation[key] = mask
-        while len(_navigation) > _KEEP_DOCUMENTS:
-            _navigation.popitem(last=False)
-    return mask
 
 
 def after_the_rest(scores: np.ndarray, demoted: np.ndarray) -> np.ndarray:
@@ -87,12 +65,12 @@ def after_the_rest(scores: np.ndarray, demoted: np.ndarray) -> np.ndarray:
 
 
 def _rank(source: str, run: Run, text: str, sentences: Sequence[SpanLike], index: AttentionIndex | None,
-          spans: np.ndarray) -> np.ndarray | None:
+          words: LexicalIndex) -> np.ndarray | None:
     if source == "lexical":
-        return sentence_to_unit_scores(run.doc, spans, lexical_index(text, sentences).scores(run.question))
+        return sentence_to_unit_scores(run.doc, words.spans, words.scores(run.question))
     if source == "meaning" and sentences:
         meaning = embedding_scores(text, sentences, run.question)
-        return None if meaning is None else sentence_to_unit_scores(run.doc, spans, meaning)
+        return None if meaning is None else sentence_to_unit_scores(run.doc, words.spans, meaning)
     if source.startswith("attention") and index is not None:
         heads = None if source == "attention_all_heads" else run.heads.index
         return token_to_unit_scores(run.doc, attention_token_scores(run, index, heads))
