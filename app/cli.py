@@ -33,10 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-new-tokens", type=int, default=200)
     ask.add_argument(
         "--mode", choices=["auto", "full", "indexed"], default="auto",
-        help="auto (default): read the sentences the lexical index and the attention index rank best, or the "
-        "whole document when that is quick; full: the paper's exact pass over every window (writes the attention "
+        help="auto (default): the InfiniRetri loop reads the sentences that words, meaning and the attention index "
+        "rank best, and the sentences meaning ranks best are kept beside its choice; or the whole document when that "
+        "is quick; full: the paper's exact pass over every window (writes the attention "
         "index); indexed: read the sentences the attention index ranks best (builds it first if missing)",
     )
+    ask.add_argument("--meaning-beside-loop", type=int, default=10, metavar="N",
+                     help="auto: keep the N sentences meaning ranks best beside the loop's choice (0: the loop's alone)")
     ask.add_argument("--quiet", action="store_true", help="no progress on stderr")
     index = sub.add_parser("index", help="build (or resume) FILE's attention index without a question")
     index.add_argument("file")
@@ -110,7 +113,7 @@ def run_ask(options: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_FAILURE)
     settings = RetrievalSettings(
         window_tokens=options.window, top_k=options.top_k, layer=options.layer,
-        max_new_tokens=options.max_new_tokens, mode=options.mode,
+        max_new_tokens=options.max_new_tokens, mode=options.mode, meaning_beside_loop=options.meaning_beside_loop,
     )
     on_token = None if options.json else _print_piece
     try:

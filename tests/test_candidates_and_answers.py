@@ -11,6 +11,7 @@ from app.retrieval import lexical
 from app.retrieval.candidates import choose_units, fuse, ranks, sentence_to_unit_scores, token_to_unit_scores
 from app.retrieval.generation import QUOTED_PREFIX, answer_context, best_passage, is_unhelpful, quoted
 from app.retrieval.lexical import lexical_index
+from app.retrieval.pipeline import keep_beside_loop, rank_with_meaning
 from app.retrieval.types import Passage
 from app.retrieval.units import TokenizedDocument
 
@@ -42,6 +43,20 @@ def test_chosen_units_come_with_their_neighbours_within_the_budget():
     assert choose_units(doc, scores, budget_tokens=60) == [4, 5, 6, 14, 15, 16]
     assert choose_units(doc, scores, budget_tokens=40) == [4, 5, 6], "the next group does not fit"
     assert choose_units(doc, np.zeros(20), budget_tokens=60) == [], "no evidence, no candidates"
+
+
+def test_meaning_best_units_are_kept_beside_the_loops_choice():
+    loop = {2: 0.9, 5: 0.1}
+    meaning = np.array([0.0, 0.1, 0.8, 0.2, np.nan, 0.3, 0.1, 0.95, 0.0, 0.5])
+    kept = keep_beside_loop(loop, meaning, extra=3)
+    assert set(kept) == {2, 5, 7, 9}, "the three best by meaning (7, 2, 9) join the loop's units, none twice"
+    order = sorted(kept, key=lambda u: -kept[u])
+    assert order == [2, 5, 7, 9], "both rankings count for the loop's units; the extras follow in meaning order"
+    many = {u: float(100 - u) for u in range(40)}  # 40 units kept by the loop, unit 0 its best
+    ranked = keep_beside_loop(many, np.r_[np.linspace(0.5, 0.1, 40), 0.99], extra=1)
+    assert sorted(ranked, key=lambda u: -ranked[u]).index(40) < 39, "meaning's best outranks the loop's weakest"
+    assert keep_beside_loop(loop, meaning, extra=0) == rank_with_meaning(loop, meaning), "0: the loop's alone"
+    assert 4 not in keep_beside_loop(loop, meaning, extra=10), "a unit meaning has not scored is never added"
 
 
 def test_token_scores_become_unit_scores_over_the_part_scored():

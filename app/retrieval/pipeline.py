@@ -221,7 +221,9 @@ def _focused(
         run.on_progress(Progress("retrieving", 0, 1, message="Reading the best passages with the question"))
     state = focused_pass(run, units)
     if "meaning" in rankings.scores:
-        state.unit_scores = rank_with_meaning(state.unit_scores, rankings.scores["meaning"])
+        state.unit_scores = keep_beside_loop(state.unit_scores, rankings.scores["meaning"],
+                                             run.settings.meaning_beside_loop)
+        state.retained = sorted(state.unit_scores)
     stats: dict[str, Any] = {
         **{f"{name}_seconds": seconds for name, seconds in rankings.seconds.items()},
         "focus_seconds": round(state.seconds, 3),
@@ -236,12 +238,27 @@ def _focused(
 
 def rank_with_meaning(loop_scores: dict[int, float], meaning: np.ndarray) -> dict[int, float]:
     """The retained units ordered by the loop's attention and by meaning together (reciprocal rank fusion):
-    on the dev set the best of them is the evidence more often than by either alone. The loop has already
-    decided which units are kept; this only orders them for the answer."""
+    on the dev set the best of them is the evidence more often than by either alone."""
     units = list(loop_scores)
     if not units:
         return loop_scores
     fused = fuse([np.asarray([loop_scores[u] for u in units]), meaning[units]], k=MEANING_RANK_K)
+    return dict(zip(units, fused.tolist()))
+
+
+def keep_beside_loop(loop_scores: dict[int, float], meaning: np.ndarray, extra: int) -> dict[int, float]:
+    """The loop's retained units and, beside them, the `extra` units that meaning ranks best and the loop did
+    not keep: the 135M model's attention rarely links a paraphrased question to its evidence, which the
+    meaning ranking often holds (see the README). Ordered by reciprocal rank fusion of the loop's order (its
+    units by attention and meaning together, then the extra ones) and the meaning order."""
+    ordered = rank_with_meaning(loop_scores, meaning)
+    best = np.argsort(-np.where(np.isfinite(meaning), meaning, -np.inf), kind="stable")[: max(extra, 0)]
+    extras = [int(u) for u in best if np.isfinite(meaning[u]) and int(u) not in ordered]
+    if not extras:
+        return ordered
+    units = list(ordered) + extras
+    loop_order = np.asarray([ordered.get(u, -np.inf) for u in units])
+    fused = fuse([loop_order, meaning[units]], k=MEANING_RANK_K)
     return dict(zip(units, fused.tolist()))
 
 

@@ -57,12 +57,14 @@ class RetrievalSettings:
     index_heads: str = "calibrated"  # the same choice for scoring the attention index
     max_new_tokens: int = 64  # a short answer; generation also stops at the end of its first paragraph
     answer_context_tokens: int = 320  # the best retained sentences, with their neighbours, up to this many tokens
-    answer_passages: int = 3  # ... at most this many of the best, each with its neighbours
+    answer_passages: int = 5  # ... at most this many of the best, each with its neighbours (dev set: 2-8 measured)
     answer_neighbours: bool = True
     question_weighting: bool = True
     mode: str = "auto"
     build_index: bool = True  # a full pass also writes the attention index for later questions
     candidate_tokens: int = 4096  # auto/indexed: tokens of chosen sentences (with neighbours) the loop reads
+    # auto: the meaning ranking's best units kept beside the loop's choice (0: the loop's choice alone)
+    meaning_beside_loop: int = 10
     focus_window_tokens: int = 2048  # ... packed into windows of this many tokens (two for the default budget)
     auto_full_pass_seconds: float = 20.0  # auto: take the exact full pass when it is estimated to be this quick
 

@@ -11,7 +11,9 @@ Per document, in one process and one run:
 2. Build the attention index without a question (`build_index`): seconds, tokens/s, bytes.
 3. Every question with every method:
    auto     the default: candidates from BM25, sentence embeddings and the attention index (each ranking
-            in turn), then the InfiniRetri loop over them
+            in turn), then the InfiniRetri loop over them; the 10 sentences meaning ranks best are kept
+            beside the loop's choice
+   auto-m0  the same with the loop's choice alone (any N: N of meaning's best kept beside it)
    auto-heads  the same, the loop summing only the calibrated retrieval heads
    auto-L14    the same with the loop at layer 14 (any N; the index is read at that layer too, and the
             loop sums every head: heads are calibrated for one layer)
@@ -237,6 +239,9 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
             elif method.startswith("auto-k"):  # the loop keeps another number of top tokens
                 top_k = RetrievalSettings(mode="auto", top_k=int(method.removeprefix("auto-k")))
                 outcomes.append(_log(ask_core(model, document, question, method, top_k)))
+            elif method.startswith("auto-m"):  # another number of meaning's best kept beside the loop's choice
+                beside = RetrievalSettings(mode="auto", meaning_beside_loop=int(method.removeprefix("auto-m")))
+                outcomes.append(_log(ask_core(model, document, question, method, beside)))
             elif method.startswith("auto-L"):  # the loop at another layer (all heads: calibrated at one layer)
                 at_layer = RetrievalSettings(mode="auto", layer=int(method.removeprefix("auto-L")))
                 outcomes.append(_log(ask_core(model, document, question, method, at_layer)))
@@ -311,7 +316,7 @@ def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
-    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>")
+    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>")
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
     parser.add_argument("--full-docs", default="", help="documents the full pass runs on (default: all)")
     parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")
