@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -115,3 +117,25 @@ def test_meaning_is_the_better_of_the_sentence_and_its_neighbourhood(letters, mo
     np.testing.assert_allclose(scores[: len(vectors)], np.maximum(own, around), rtol=1e-4, atol=1e-5)
     assert np.isneginf(scores[len(vectors) :]).all()
     assert (scores[: len(vectors)] > own + 1e-4).any()  # the neighbourhood wins somewhere
+
+
+def test_auto_keeps_meanings_best_sentences_beside_the_loops_choice(letters, tiny_model, haystack):
+    from app.retrieval.pipeline import retrieve
+    from app.retrieval.types import RetrievalSettings
+
+    text = haystack[:12000]
+    sentences = split_sentences(text)
+    assert embeddings.build_embeddings(text, sentences)
+    question = "Which waters were gathered together unto one place?"
+    meaning = embeddings.embedding_scores(text, sentences, question)
+    best = sentences[int(np.argmax(meaning))]
+    base = RetrievalSettings(mode="auto", auto_full_pass_seconds=0, build_index=False, window_tokens=256,
+                             candidate_tokens=600, focus_window_tokens=256, top_k=20)
+    alone = retrieve(text, sentences, question, tiny_model, replace(base, meaning_beside_loop=0))
+    beside = retrieve(text, sentences, question, tiny_model, base)
+    assert alone.stats["kept_beside_loop"] == 0 and "meaning" in alone.stats["sources"]
+    assert beside.stats["kept_beside_loop"] == len(beside.passages) - len(alone.passages) > 0
+    assert {(p.start, p.end) for p in alone.passages} < {(p.start, p.end) for p in beside.passages}
+    assert any(p.start <= best.start < p.end or best.start <= p.start < best.end for p in beside.passages), (
+        "the sentence meaning ranks best is among the passages"
+    )

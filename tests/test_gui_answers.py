@@ -126,6 +126,8 @@ def test_method_lines_say_what_each_mode_did():
     )
     full_index = {"mode": "auto", "focus_tokens": 10, "indexed_tokens": 500, "document_tokens": 500}
     assert "keyword search and the attention index rank best" in method_note(full_index)
+    beside = {**full_index, "sources": ["lexical", "meaning", "attention"], "kept_beside_loop": 7}
+    assert "loop. 7 passages closest in meaning to the question were kept beside its choice." in method_note(beside)
     assert method_note({"mode": "full", "windows": 3}, requested="auto") == (
         "Full pass: the document is short, so all 3 windows were read."
     )

@@ -3,8 +3,9 @@
 Three modes share the InfiniRetri loop (`loop.py`) and differ only in what it reads:
 - full: every window of the document (the paper's exact method); also writes the attention index;
 - indexed: the sentences the attention index ranks best (the index is built first if missing);
-- auto (default): the sentences the lexical index and the attention index built so far rank best, fused;
-  or the full pass when it is estimated to take under `auto_full_pass_seconds`.
+- auto (default): the sentences that words, meaning and the attention index built so far rank best, each
+  ranking in turn; the sentences meaning ranks best are kept beside the loop's choice. Or the full pass when it
+  is estimated to take under `auto_full_pass_seconds`.
 """
 
 from __future__ import annotations
@@ -220,6 +221,7 @@ def _focused(
     if run.on_progress:
         run.on_progress(Progress("retrieving", 0, 1, message="Reading the best passages with the question"))
     state = focused_pass(run, units)
+    loop_kept = len(state.retained)
     if "meaning" in rankings.scores:
         state.unit_scores = keep_beside_loop(state.unit_scores, rankings.scores["meaning"],
                                              run.settings.meaning_beside_loop)
@@ -228,6 +230,7 @@ def _focused(
         **{f"{name}_seconds": seconds for name, seconds in rankings.seconds.items()},
         "focus_seconds": round(state.seconds, 3),
         "focus_tokens": int(sum(doc.unit_length(u) for u in units)),
+        "kept_beside_loop": len(state.retained) - loop_kept,
         "indexed_tokens": index.indexed_tokens if index is not None else 0,
         "sources": names,
         "index_bytes": index.size_bytes if index is not None else 0,

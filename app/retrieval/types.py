@@ -43,8 +43,9 @@ class RetrievalSettings:
 
     Modes: "full" is the paper's exact pass over every window. "indexed" runs the same loop over the
     sentences the document's attention index ranks best (building the index first if there is none).
-    "auto" (the default) runs it over the sentences that the lexical index and the attention index built
-    so far rank best, fused; or the full pass when that is estimated to take under `auto_full_pass_seconds`.
+    "auto" (the default) runs it over the sentences that words, meaning and the attention index built so far
+    rank best, and keeps meaning's best `meaning_beside_loop` beside the loop's choice; or the full pass when
+    that is estimated to take under `auto_full_pass_seconds`.
     """
 
     window_tokens: int = 1024

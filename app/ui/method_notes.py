@@ -45,7 +45,9 @@ def _auto_note(stats: dict[str, Any]) -> str:
         names[sources.index("attention")] += f" ({int(100 * indexed / total)}% built)"
     rankers = f"{names[0]} ranks" if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]} rank"
     missing = "" if "attention" in sources else " (the attention index is not built yet)"
-    return f"Read the {_focus(stats)} that {rankers} best{missing}, with the InfiniRetri loop. {FULL_PASS_HINT}"
+    beside = int(stats.get("kept_beside_loop", 0))
+    extra = f" {beside} passages closest in meaning to the question were kept beside its choice." if beside else ""
+    return f"Read the {_focus(stats)} that {rankers} best{missing}, with the InfiniRetri loop.{extra} {FULL_PASS_HINT}"
 
 
 def _full_note(stats: dict[str, Any], requested: str) -> str:
