@@ -196,7 +196,7 @@ def _memory_notice(path: Path | None, exc: BaseException) -> str:
 
 
 def _dump_passages(passages: list[Passage]) -> str:
-    return json.dumps([[p.start, p.end, round(p.score, 5), p.text] for p in passages], ensure_ascii=False)
+    return json.dumps([[p.start, p.end, round(p.score, 5), p.text, p.kept_by] for p in passages], ensure_ascii=False)
 
 
 def _dump_windows(windows: list[WindowScore]) -> str:
@@ -210,7 +210,7 @@ def _entry_from_row(row: tuple) -> HistoryEntry:
         doc_key=doc_key,
         question=question,
         answer=answer,
-        passages=[Passage(int(s), int(e), float(sc), t) for s, e, sc, t in json.loads(passages)],
+        passages=[Passage(int(s), int(e), float(sc), t, *kept_by) for s, e, sc, t, *kept_by in json.loads(passages)],
         windows=[WindowScore(int(i), int(s), int(e), float(sc)) for i, s, e, sc in json.loads(windows)],
         model=model,
         created=float(created),

@@ -136,6 +136,9 @@ def test_auto_keeps_meanings_best_sentences_beside_the_loops_choice(letters, tin
     assert alone.stats["kept_beside_loop"] == 0 and "meaning" in alone.stats["sources"]
     assert beside.stats["kept_beside_loop"] == len(beside.passages) - len(alone.passages) > 0
     assert {(p.start, p.end) for p in alone.passages} < {(p.start, p.end) for p in beside.passages}
+    loop_spans = {(p.start, p.end) for p in alone.passages}
+    assert all(p.kept_by == ("loop" if (p.start, p.end) in loop_spans else "meaning") for p in beside.passages)
+    assert {p.kept_by for p in alone.passages} == {"loop"}
     assert any(p.start <= best.start < p.end or best.start <= p.start < best.end for p in beside.passages), (
         "the sentence meaning ranks best is among the passages"
     )

@@ -491,3 +491,13 @@ def test_index_failures_are_classified_and_said_in_a_sentence():
     assert failure_notice(full) == "The attention index could not be saved: The disk is full."
     assert "Another InfiniRetri window is indexing this document" in failure_notice(busy)
     assert failure_notice(failure_from(ZeroDivisionError("boom"), "")) == "Indexing stopped: ZeroDivisionError: boom"
+
+
+def test_the_passage_list_says_which_passages_meaning_kept(qtbot):
+    from app.ui.answer_panel import AnswerPanel, PassageRow
+
+    panel = AnswerPanel()
+    qtbot.addWidget(panel)
+    panel.set_passages([PassageRow("p. 3", 0.9, "Kept by the loop."), PassageRow("p. 7", 0.4, "Near in meaning.", "meaning")])
+    assert panel.passage_list.item(0).text().split("\n")[0] == "p. 3 · score 0.90"
+    assert panel.passage_list.item(1).text().split("\n")[0] == "p. 7 · score 0.40 · by meaning"

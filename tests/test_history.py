@@ -16,7 +16,7 @@ from app.retrieval.types import AnswerResult, Passage, WindowScore
 
 
 def result(answer: str = "Box 4 is violet.") -> AnswerResult:
-    passages = [Passage(10, 40, 0.87654321, "The colour of box 4 is violet."), Passage(90, 99, 0.2, "Ünïcode ✓")]
+    passages = [Passage(10, 40, 0.87654321, "The colour of box 4 is violet."), Passage(90, 99, 0.2, "Ünïcode ✓", "meaning")]
     windows = [WindowScore(0, 0, 50, 0.9), WindowScore(1, 50, 120, 0.1)]
     return AnswerResult(answer, passages, windows, {"model": "m"})
 
@@ -36,6 +36,17 @@ def test_round_trip_keeps_passages_windows_and_order(tmp_path):
     assert entry.windows == result().windows
     assert entry.model == "SmolLM2" and entry.created > 0
     assert entry.to_result().passages == entry.passages
+    assert [p.kept_by for p in entry.passages] == ["loop", "meaning"]
+
+
+def test_passages_saved_before_kept_by_existed_still_load(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    store.add("doc-a", tmp_path / "a.pdf", "Q?", result(), "SmolLM2")
+    with contextlib.closing(sqlite3.connect(tmp_path / "h.sqlite3")) as db, db:
+        db.execute("UPDATE answers SET passages = ?", ('[[10, 40, 0.5, "The colour of box 4 is violet."]]',))
+    assert HistoryStore(tmp_path / "h.sqlite3").entries("doc-a")[0].passages == [
+        Passage(10, 40, 0.5, "The colour of box 4 is violet.", "loop")
+    ]
 
 
 def test_entries_survive_a_new_store_and_delete_clear(tmp_path):

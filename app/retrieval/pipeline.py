@@ -167,6 +167,7 @@ class _Outcome:
     state: LoopState
     window_scores: list[float]
     stats: dict[str, Any] = field(default_factory=dict)
+    beside_loop: set[int] = field(default_factory=set)  # retained units the meaning ranking added
 
 
 def _full(run: Run, windows: list[tuple[int, int]], folder: Path) -> _Outcome:
@@ -221,7 +222,7 @@ def _focused(
     if run.on_progress:
         run.on_progress(Progress("retrieving", 0, 1, message="Reading the best passages with the question"))
     state = focused_pass(run, units)
-    loop_kept = len(state.retained)
+    loop_kept = set(state.retained)
     if "meaning" in rankings.scores:
         state.unit_scores = keep_beside_loop(state.unit_scores, rankings.scores["meaning"],
                                              run.settings.meaning_beside_loop)
@@ -230,13 +231,13 @@ def _focused(
         **{f"{name}_seconds": seconds for name, seconds in rankings.seconds.items()},
         "focus_seconds": round(state.seconds, 3),
         "focus_tokens": int(sum(doc.unit_length(u) for u in units)),
-        "kept_beside_loop": len(state.retained) - loop_kept,
+        "kept_beside_loop": len(state.retained) - len(loop_kept),
         "indexed_tokens": index.indexed_tokens if index is not None else 0,
         "sources": names,
         "index_bytes": index.size_bytes if index is not None else 0,
     }
     fused = fuse(list(rankings.scores.values())) if names else np.zeros(doc.num_units)
-    return _Outcome(state, _window_maxima(doc, windows, fused), stats)
+    return _Outcome(state, _window_maxima(doc, windows, fused), stats, set(state.retained) - loop_kept)
 
 
 def rank_with_meaning(loop_scores: dict[int, float], meaning: np.ndarray) -> dict[int, float]:
@@ -286,7 +287,8 @@ def _result(text: str, run: Run, outcome: _Outcome, windows: list[tuple[int, int
     spans = [window_span(doc, first, end, n, raw / top_window)
              for n, ((first, end), raw) in enumerate(zip(windows, outcome.window_scores))]
     top_unit = max(state.unit_scores.values(), default=0.0) or 1.0
-    passages = [_passage(text, doc, u, state.unit_scores.get(u, 0.0) / top_unit) for u in state.retained]
+    passages = [_passage(text, doc, u, state.unit_scores.get(u, 0.0) / top_unit,
+                         "meaning" if u in outcome.beside_loop else "loop") for u in state.retained]
     seconds = time.perf_counter() - started
     stats = {
         "document_tokens": doc.num_tokens,
@@ -301,9 +303,9 @@ def _result(text: str, run: Run, outcome: _Outcome, windows: list[tuple[int, int
     return RetrievalResult(passages, spans, stats)
 
 
-def _passage(text: str, doc: TokenizedDocument, unit: int, score: float) -> Passage:
+def _passage(text: str, doc: TokenizedDocument, unit: int, score: float, kept_by: str) -> Passage:
     start, end = (int(v) for v in doc.unit_chars[unit])
     piece = text[start:end]
     start += len(piece) - len(piece.lstrip())
     end -= len(piece) - len(piece.rstrip())
-    return Passage(start, end, round(float(score), 4), text[start:end])
+    return Passage(start, end, round(float(score), 4), text[start:end], kept_by)

@@ -82,12 +82,14 @@ class WindowScore:
 
 @dataclass(frozen=True)
 class Passage:
-    """A retained sentence: `text == document.text[start:end]`; score in 0..1."""
+    """A retained sentence: `text == document.text[start:end]`; score in 0..1; `kept_by` "loop" (the
+    InfiniRetri loop's choice) or "meaning" (kept beside it by the meaning ranking, in auto mode)."""
 
     start: int
     end: int
     score: float
     text: str
+    kept_by: str = "loop"
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,8 @@ class AnswerResult:
         return {
             "answer": self.answer,
             "passages": [
-                {"text": p.text, "start": p.start, "end": p.end, "page": page(p.start), "score": round(p.score, 4)}
+                {"text": p.text, "start": p.start, "end": p.end, "page": page(p.start), "score": round(p.score, 4),
+                 "kept_by": p.kept_by}
                 for p in self.passages
             ],
             "windows": [{"start": w.start, "end": w.end, "score": round(w.score, 4)} for w in self.windows],

@@ -40,6 +40,7 @@ class PassageRow:
     location: str  # "p. 12" or "line 40"
     score: float
     text: str
+    kept_by: str = "loop"  # or "meaning": kept beside the loop's choice
 
 
 class QuestionEdit(QPlainTextEdit):
@@ -256,7 +257,8 @@ class AnswerPanel(QWidget):
             snippet = " ".join(row.text.split())
             if len(snippet) > SNIPPET_CHARS:
                 snippet = snippet[: SNIPPET_CHARS - 1] + "…"
-            item = QListWidgetItem(f"{row.location} · score {row.score:.2f}\n{snippet}")
+            by_meaning = " · by meaning" if row.kept_by == "meaning" else ""
+            item = QListWidgetItem(f"{row.location} · score {row.score:.2f}{by_meaning}\n{snippet}")
             item.setIcon(_swatch(row.score))
             item.setToolTip(" ".join(row.text.split()))
             self.passage_list.addItem(item)

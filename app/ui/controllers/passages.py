@@ -89,7 +89,7 @@ class PassageNavigator(QObject):
         self.passages = [p for p, _ in ordered]
         self.highlights = [Highlight(p.start, p.end, p.score, i, rects) for i, (p, rects) in enumerate(ordered)]
         self.index = -1
-        rows = [PassageRow(self._location(p.start), p.score, p.text) for p in self.passages]
+        rows = [PassageRow(self._location(p.start), p.score, p.text, p.kept_by) for p in self.passages]
         self.panel.set_passages(rows)
 
     def _sort_key(self, item: Item) -> tuple[float, int]:
