@@ -227,17 +227,18 @@ def _focused(
         state.unit_scores = keep_beside_loop(state.unit_scores, rankings.scores["meaning"],
                                              run.settings.meaning_beside_loop)
         state.retained = sorted(state.unit_scores)
+    beside_loop = set(state.retained) - loop_kept
     stats: dict[str, Any] = {
         **{f"{name}_seconds": seconds for name, seconds in rankings.seconds.items()},
         "focus_seconds": round(state.seconds, 3),
         "focus_tokens": int(sum(doc.unit_length(u) for u in units)),
-        "kept_beside_loop": len(state.retained) - len(loop_kept),
+        "kept_beside_loop": len(beside_loop),
         "indexed_tokens": index.indexed_tokens if index is not None else 0,
         "sources": names,
         "index_bytes": index.size_bytes if index is not None else 0,
     }
     fused = fuse(list(rankings.scores.values())) if names else np.zeros(doc.num_units)
-    return _Outcome(state, _window_maxima(doc, windows, fused), stats, set(state.retained) - loop_kept)
+    return _Outcome(state, _window_maxima(doc, windows, fused), stats, beside_loop)
 
 
 def rank_with_meaning(loop_scores: dict[int, float], meaning: np.ndarray) -> dict[int, float]:
