@@ -34,6 +34,9 @@ _BOILERPLATE = (
     "passages from a document", "short answer taken from",
 )
 
+STUCK_TAIL_CHARS = 240  # the end of an answer looked at for a loop (six pieces of up to 24 characters, spaced)
+_STUCK_TAIL = re.compile(r"(\S.{0,23}?)(?:\s*\1){5,}\s*$", re.DOTALL)  # a piece said six times or more at the end
+
 
 @dataclass(frozen=True)
 class AnswerContext:
@@ -170,10 +173,11 @@ def _stem(word: str) -> str:
 
 
 def is_unhelpful(answer: str, question: str, context: str) -> bool:
-    """An answer that echoes the instructions, apologises, says nothing, repeats the question, shares no
+    """An answer that echoes the instructions, apologises, says nothing, got stuck repeating itself (". . . . .",
+    "stylestylestyle…": the stop on loops ends it, but what it said is no answer), repeats the question, shares no
     word with the passages it was meant to come from, or states a number they do not hold."""
     lowered = " ".join(answer.lower().split())
-    if not lowered or any(phrase in lowered for phrase in _BOILERPLATE):
+    if not lowered or any(phrase in lowered for phrase in _BOILERPLATE) or _STUCK_TAIL.search(lowered[-STUCK_TAIL_CHARS:]):
         return True
     every, known = content_words(answer), content_words(context)
     numbers = {w for w in every if any(c.isdigit() for c in w)}
