@@ -142,10 +142,6 @@ def test_contents_and_index_entries_never_make_the_answer_context():
     ("10", True),  # the passages say "ten", not "10": a number they do not hold is treated as made up
     ("The default limit is ten.", False),
     ("It is 0.5 by default.", True),
-    ("The limit is ten. . . . . . . . . . . . . .", True),  # stuck repeating itself
-    ("The limit style is stylestylestylestylestylestylestyle", True),
-    ("The limit is ten, ten, ten.", False),  # said three times is not stuck
-    ("Unlimited means 0 ... or ten.", False),
 ])
 def test_unhelpful_answers_are_recognised(reply, unhelpful):
     context = "The limit is set to ten by default. Use set limit to change it. Unlimited means 0."

@@ -83,3 +83,23 @@ def test_a_looping_answer_is_detected_and_a_varied_one_is_not():
     assert is_looping([3] * 30)
     assert not is_looping(list(range(40)))
     assert not is_looping([10, 11] * 5)  # too short to call a loop
+
+
+@pytest.mark.parametrize(("generated", "stuck"), [([7, 8, 9] * 12, True), (list(range(20, 60)), False)])
+def test_an_answer_stuck_in_a_loop_is_no_answer(tiny_model, generated, stuck):
+    """What decoding says before the stop on loops ends it (". . . . .") is returned as no answer, so the
+    answer step quotes the best passage instead; a varied answer comes back as text."""
+    from dataclasses import replace
+
+    import torch
+
+    from app.retrieval.generation import generate_text
+
+    class Scripted:
+        def generate(self, input_ids, **kwargs):
+            return torch.cat([input_ids, torch.tensor([generated])], dim=1)
+
+    reply = generate_text(replace(tiny_model, model=Scripted()), "Some passage.", "What?")
+    assert (reply == "") == stuck
+    if not stuck:
+        assert reply == tiny_model.tokenizer.decode(generated, skip_special_tokens=True).strip().split("\n\n")[0].strip()

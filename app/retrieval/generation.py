@@ -34,9 +34,6 @@ _BOILERPLATE = (
     "passages from a document", "short answer taken from",
 )
 
-STUCK_TAIL_CHARS = 240  # the end of an answer looked at for a loop (six pieces of up to 24 characters, spaced)
-_STUCK_TAIL = re.compile(r"(\S.{0,23}?)(?:\s*\1){5,}\s*$", re.DOTALL)  # a piece said six times or more at the end
-
 
 @dataclass(frozen=True)
 class AnswerContext:
@@ -173,11 +170,10 @@ def _stem(word: str) -> str:
 
 
 def is_unhelpful(answer: str, question: str, context: str) -> bool:
-    """An answer that echoes the instructions, apologises, says nothing, got stuck repeating itself (". . . . .",
-    "stylestylestyle…": the stop on loops ends it, but what it said is no answer), repeats the question, shares no
+    """An answer that echoes the instructions, apologises, says nothing, repeats the question, shares no
     word with the passages it was meant to come from, or states a number they do not hold."""
     lowered = " ".join(answer.lower().split())
-    if not lowered or any(phrase in lowered for phrase in _BOILERPLATE) or _STUCK_TAIL.search(lowered[-STUCK_TAIL_CHARS:]):
+    if not lowered or any(phrase in lowered for phrase in _BOILERPLATE):
         return True
     every, known = content_words(answer), content_words(context)
     numbers = {w for w in every if any(c.isdigit() for c in w)}
@@ -203,7 +199,8 @@ def generate_text(
     cancel: CancelToken | None = None,
     max_new_tokens: int = 200,
 ) -> str:
-    """Greedy answer to `question` from `context`; raises Cancelled if cancelled."""
+    """Greedy answer to `question` from `context`; "" when decoding got stuck in a loop (". . . . .",
+    "stylestylestyle…": what it said is no answer); raises Cancelled if cancelled."""
     ids = answer_prompt_ids(model.tokenizer, context, question)
     input_ids = torch.tensor([ids], device=model.device)
     eos = model.tokenizer.eos_token_id
@@ -221,5 +218,8 @@ def generate_text(
         )
     if cancel:
         cancel.raise_if_cancelled()
-    reply = str(model.tokenizer.decode(output[0, len(ids) :], skip_special_tokens=True)).strip()
+    answer_ids = output[0, len(ids) :].tolist()
+    if is_looping(answer_ids):
+        return ""
+    reply = str(model.tokenizer.decode(answer_ids, skip_special_tokens=True)).strip()
     return reply.split("\n\n")[0].strip()
