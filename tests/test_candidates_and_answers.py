@@ -118,6 +118,8 @@ def test_the_best_passage_prefers_sentences_to_fragments():
     heading, sentence = _passage(text, "Chapter 4", 1.0), _passage(text, "The limit is set to ten by default.", 0.7)
     assert best_passage([heading, sentence]) == sentence
     assert quoted(sentence) == f'{QUOTED_PREFIX}"The limit is set to ten by default."'
+    entry = Passage(0, 60, 1.0, ". . . . . . . 192 leqno  Class option for\nnumbering equations at the left.")
+    assert quoted(entry) == f'{QUOTED_PREFIX}"leqno Class option for numbering equations at the left."'
 
 
 def test_contents_and_index_entries_never_make_the_answer_context():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.documents import split_sentences
-from app.documents.navigation import is_navigation
+from app.documents.navigation import is_navigation, without_leaders
 from app.retrieval.lexical import lexical_index
 from app.retrieval.sources import after_the_rest
 
@@ -47,3 +47,16 @@ def test_the_document_s_navigation_sentences_are_found_once():
     mask = lexical_index(text, sentences).navigation
     assert mask.tolist() == [1.0] + [0.0] * (len(sentences) - 1)
     assert lexical_index(text, sentences).navigation is mask
+
+
+@pytest.mark.parametrize(("sentence", "words"), [
+    (". . . . . . . . 192 leqno Class option for numbering equations at the left.",
+     "leqno Class option for numbering equations at the left."),
+    ("\\setfloatlocations{float}{locs} . . . . . . 182 Sets the default location.",
+     "\\setfloatlocations{float}{locs}: Sets the default location."),
+    ("2.3 Default limits . . . . . . . . 41", "2.3 Default limits"),
+    ("The options are: a, b... or c.", "The options are: a, b... or c."),  # no leaders: as it was
+    (". . . . . . .", ". . . . . . ."),  # nothing else: as it was
+])
+def test_dot_leaders_and_their_page_numbers_are_dropped_from_a_quote(sentence, words):
+    assert without_leaders(sentence) == words

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 _LEADER = re.compile(r"(?:\.\s*){4,}")  # ". . . . ." or "....." between an entry and its page
+_LEADER_AND_PAGE = re.compile(r"\s*(?:\.\s*){4,}\d*\s*")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
 _WORD = re.compile(r"[^\W\d_]+")
 _PAGE_LIST = re.compile(r"\d+\s*,\s*\d+\s*,\s*\d+")  # "304, 308, 530"
@@ -23,3 +24,11 @@ def is_navigation(sentence: str) -> bool:
     if not _PAGE_LIST.search(sentence) or _CODE.search(sentence):
         return False
     return len(_NUMBER.findall(sentence)) >= len(_WORD.findall(sentence))
+
+
+def without_leaders(sentence: str) -> str:
+    """A command list's entry as words: each run of dot leaders and the page number after it becomes ": "
+    ("\\foo . . . . 41 Sets foo." -> "\\foo: Sets foo."; ". . . 192 leqno Numbers at the left." -> "leqno Numbers
+    at the left.")."""
+    pieces = [piece for piece in _LEADER_AND_PAGE.split(sentence) if piece.strip()]
+    return ": ".join(pieces) if pieces else sentence

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
-from app.documents.navigation import is_navigation
+from app.documents.navigation import is_navigation, without_leaders
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import answer_prompt_ids
 from app.retrieval.types import CancelToken, Passage, TokenCallback
@@ -188,7 +188,8 @@ def is_unhelpful(answer: str, question: str, context: str) -> bool:
 
 
 def quoted(passage: Passage) -> str:
-    return f'{QUOTED_PREFIX}"{" ".join(passage.text.split())}"'
+    """The passage as the answer, labelled as a quote, without dot leaders and their page numbers."""
+    return f'{QUOTED_PREFIX}"{without_leaders(" ".join(passage.text.split()))}"'
 
 
 def generate_text(
