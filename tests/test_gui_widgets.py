@@ -501,3 +501,12 @@ def test_the_passage_list_says_which_passages_meaning_kept(qtbot):
     panel.set_passages([PassageRow("p. 3", 0.9, "Kept by the loop."), PassageRow("p. 7", 0.4, "Near in meaning.", "meaning")])
     assert panel.passage_list.item(0).text().split("\n")[0] == "p. 3 · score 0.90"
     assert panel.passage_list.item(1).text().split("\n")[0] == "p. 7 · score 0.40 · by meaning"
+
+
+def test_the_best_evidence_reads_without_dot_leaders_and_is_shortened_when_long():
+    from app.ui.evidence_label import EVIDENCE_CHARS, evidence_text
+
+    entry = ". . . . . . . . 192 leqno Class option for\nnumbering equations at the left."
+    assert evidence_text("Page 193", entry) == "Best evidence, page 193: “leqno Class option for numbering equations at the left.”"
+    long = evidence_text("", "word " * 200)
+    assert long.startswith("Best evidence: “word word") and len(long) < EVIDENCE_CHARS + 20 and long.endswith("…”")

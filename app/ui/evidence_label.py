@@ -6,12 +6,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
+from app.documents.navigation import without_leaders
+
 EVIDENCE_CHARS = 320
 
 
 def evidence_text(location: str, sentence: str) -> str:
-    """'Best evidence, p. 212: “…”' (the sentence on one line, shortened when long)."""
-    quote = " ".join(sentence.split())
+    """'Best evidence, p. 212: “…”' (the sentence on one line, without dot leaders, shortened when long)."""
+    quote = without_leaders(" ".join(sentence.split()))
     if len(quote) > EVIDENCE_CHARS:
         quote = quote[: EVIDENCE_CHARS - 1] + "…"
     where = f", {location[:1].lower()}{location[1:]}" if location else ""
