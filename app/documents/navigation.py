@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 _LEADER = re.compile(r"(?:\.\s*){4,}")  # ". . . . ." or "....." between an entry and its page
-_LEADER_AND_PAGE = re.compile(r"\s*(?:\.\s*){4,}\d*\s*")
+_LEADER_AND_PAGE = re.compile(rf"\s*{_LEADER.pattern}\d*\s*")  # the leaders with the page number after them
 _NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
 _WORD = re.compile(r"[^\W\d_]+")
 _PAGE_LIST = re.compile(r"\d+\s*,\s*\d+\s*,\s*\d+")  # "304, 308, 530"
