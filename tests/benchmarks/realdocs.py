@@ -315,6 +315,7 @@ def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", default="dev", help="dev (tunes the app), heldout (read once a change is chosen), or a question file")
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
     parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>")
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
@@ -328,7 +329,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    devset = load_devset()
+    devset = load_devset(args.set)
     methods = [m for m in args.methods.split(",") if m]
     doc_ids = [d for d in args.docs.split(",") if d] or [d.id for d in devset.documents if pdf_path(d).is_file()]
     model = load_model(args.model, "cpu")

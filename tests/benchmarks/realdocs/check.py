@@ -1,6 +1,6 @@
 """Validate the real-document dev set against the app's own text extraction; prints one row per question.
 
-    python tests/benchmarks/realdocs/check.py [--doc ID] [--no-cache]
+    python tests/benchmarks/realdocs/check.py [--set dev|heldout] [--doc ID] [--no-cache]
 
 Checks, per document: the PDF is fetched (sha256) and has the recorded page count. Per question: the
 evidence is found in `load_document(...).text` (whitespace-insensitive), it lies on the recorded page (or
@@ -162,8 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-cache", action="store_true", help="extract again instead of using the app's cache"
     )
+    parser.add_argument("--set", default="dev", help="dev, heldout, or a question file")
     args = parser.parse_args(argv)
-    devset = load_devset()
+    devset = load_devset(args.set)
     problems: list[str] = _check_ids(devset)
     rows: list[Row] = []
     print(HEADER)

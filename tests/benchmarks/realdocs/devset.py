@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 DEVSET_FILE = Path(__file__).with_name("questions.json")
+# The dev set tunes the app; the held-out set (other manuals, other subjects) is read once a change is chosen,
+# to see whether what was tuned holds on documents nobody tuned for.
+SET_FILES = {"dev": DEVSET_FILE, "heldout": Path(__file__).with_name("heldout.json")}
 DEFAULT_DIR = Path("~/.cache/infiniretri-bench/realdocs")
 
 # Words that carry no content, for the paraphrase check (a question must share no content word with its
@@ -87,8 +90,9 @@ class DevSet:
         return [q for q in self.questions if q.doc == doc_id]
 
 
-def load_devset(path: Path = DEVSET_FILE) -> DevSet:
-    """Read `questions.json` into dataclasses."""
+def load_devset(path: Path | str = DEVSET_FILE) -> DevSet:
+    """Read a question file (a path, or a name in `SET_FILES`) into dataclasses."""
+    path = SET_FILES[path] if isinstance(path, str) and path in SET_FILES else Path(path)
     data = json.loads(path.read_text(encoding="utf-8"))
     documents = [DevDocument(**d) for d in data["documents"]]
     questions = [_question(q) for q in data["questions"]]

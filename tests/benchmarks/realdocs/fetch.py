@@ -1,6 +1,6 @@
 """Download the dev set's PDFs from pinned Debian documentation packages (standard library only).
 
-    python tests/benchmarks/realdocs/fetch.py [--dir DIR]
+    python tests/benchmarks/realdocs/fetch.py [--dir DIR] [--set dev|heldout]
 
 For each package named in `questions.json`: `apt-get download package=version` into the cache folder
 (`--dir`, else `$REALDOCS_DIR`, else `~/.cache/infiniretri-bench/realdocs`), `dpkg -x` into a temporary
@@ -99,13 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--dir", help="cache folder (default: $REALDOCS_DIR or ~/.cache/infiniretri-bench/realdocs)"
     )
+    parser.add_argument("--set", default="dev", help="dev, heldout, or a question file")
     args = parser.parse_args(argv)
     if args.dir:
         os.environ["REALDOCS_DIR"] = args.dir
     if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
         print("fetch.py needs apt-get and dpkg (a Debian system)", file=sys.stderr)
         return 2
-    errors = fetch_all(load_devset().documents)
+    errors = fetch_all(load_devset(args.set).documents)
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     print(f"PDFs are in {pdfs_dir()}")
