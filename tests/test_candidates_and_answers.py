@@ -144,6 +144,11 @@ def test_contents_and_index_entries_never_make_the_answer_context():
     ("10", True),  # the passages say "ten", not "10": a number they do not hold is treated as made up
     ("The default limit is ten.", False),
     ("It is 0.5 by default.", True),
+    ("Is the limit ten by default?", True),  # a question is not an answer
+    ("The passage provides a brief explanation of the default limit.", True),  # describes instead of answering
+    ("The passage states that the limit is ten by default.", False),  # an answer, however worded
+    ("2.3 Default limits", True),  # a section heading copied
+    ("2.3.1 Set limit:", True),
 ])
 def test_unhelpful_answers_are_recognised(reply, unhelpful):
     context = "The limit is set to ten by default. Use set limit to change it. Unlimited means 0."

@@ -87,7 +87,7 @@ def answer_from_passages(
     context = answer_context(text, spans, passages, model.tokenizer, settings.answer_context_tokens,
                              settings.answer_passages, neighbours=settings.answer_neighbours)
     reply = generate_text(model, context.text, question, on_token, cancel, settings.max_new_tokens)
-    stats: dict[str, Any] = {"answer_source": "model"}
+    stats: dict[str, Any] = {"answer_source": "model", "model_answer": reply}
     if context.best is not None:
         stats["best_passage"] = list(passages).index(context.best)
         if is_unhelpful(reply, question, context.text):

@@ -27,7 +27,8 @@ Per document, in one process and one run:
             document, alternating lexical and paraphrased ones)
 Metrics: `evidence` = the retained passages cover at least half of the evidence string; `page` = the best
 passage (the one the app shows under the answer) is on the evidence page (or one of `also_pages`);
-`answer` = the question's accepted-answer pattern matches the answer; `first s` = time to the first answer
+`answer` = the question's accepted-answer pattern matches the answer; `best passage holds answer` = it matches
+the best passage (what a quoted answer would say); `first s` = time to the first answer
 (index or embedding build included where the method needs one); `follow-up s` = mean time per later question.
 """
 
@@ -91,6 +92,9 @@ class Outcome:
     answer: str
     passages: int
     mode: str = ""
+    quote_right: bool = False  # the best passage (shown under the answer, quoted when the answer is dropped) holds it
+    best_text: str = ""
+    model_answer: str = ""  # what the model wrote, before an unhelpful answer gives way to the quote
 
 
 @dataclass
@@ -134,11 +138,13 @@ def on_evidence_page(document: Document, best: Passage | None, question: Questio
 
 
 def outcome(document: Document, question: Question, method: str, passages: Sequence[Passage], best: Passage | None,
-            reply: str, seconds: float, mode: str = "") -> Outcome:
+            reply: str, seconds: float, stats: dict[str, object]) -> Outcome:
     span = evidence_span(document.text, question.evidence)
+    best_text = " ".join(best.text.split()) if best is not None else ""
     return Outcome(question.id, question.doc, method, question.paraphrased, covers_evidence(passages, span),
                    on_evidence_page(document, best, question), question.answer_matches(reply), round(seconds, 2),
-                   " ".join(reply.split()), len(passages), mode)
+                   " ".join(reply.split()), len(passages), str(stats.get("mode", "")),
+                   question.answer_matches(best_text), best_text, " ".join(str(stats.get("model_answer", "")).split()))
 
 
 def ask_core(model: LoadedModel, document: Document, question: Question, method: str,
@@ -148,8 +154,7 @@ def ask_core(model: LoadedModel, document: Document, question: Question, method:
     seconds = time.perf_counter() - started
     best_index = result.stats.get("best_passage")
     best = result.passages[best_index] if isinstance(best_index, int) else None
-    return outcome(document, question, method, result.passages, best, result.answer, seconds,
-                   str(result.stats.get("mode", "")))
+    return outcome(document, question, method, result.passages, best, result.answer, seconds, result.stats)
 
 
 def ask_ranked(model: LoadedModel, document: Document, question: Question, method: str,
@@ -157,7 +162,7 @@ def ask_ranked(model: LoadedModel, document: Document, question: Question, metho
     started = time.perf_counter()
     reply = answer_from_passages(document.text, document.sentences, passages, question.question, model)
     seconds = seconds_so_far + time.perf_counter() - started
-    return outcome(document, question, method, passages, best_passage(passages), reply.text, seconds)
+    return outcome(document, question, method, passages, best_passage(passages), reply.text, seconds, reply.stats)
 
 
 def candidate_recall(model: LoadedModel, document: Document, question: Question) -> Recall:
@@ -306,7 +311,7 @@ def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[
         rows.append([
             method, len(mine), _share([o.evidence for o in mine]), _share([o.evidence for o in lexical_ones]),
             _share([o.evidence for o in paraphrased]), _share([o.page for o in mine]),
-            _share([o.answer_right for o in mine]), f"{sum(firsts) / len(firsts):.1f}" if firsts else "-",
+            _share([o.answer_right for o in mine]), _share([o.quote_right for o in mine]), f"{sum(firsts) / len(firsts):.1f}" if firsts else "-",
             f"{sum(follow) / len(follow):.1f}" if follow else "-",
             f"{sum(o.passages for o in mine) / len(mine):.0f}",
         ])
@@ -347,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
         recalls += recalled
         print(f"{doc_id}: {run.tokens:,} tokens, index {run.index_seconds:.0f} s "
               f"({run.index_tokens_per_second:.0f} tok/s)", file=sys.stderr, flush=True)
-    print_table(["method", "questions", "evidence", "lexical", "paraphrased", "page", "answer", "first s",
+    print_table(["method", "questions", "evidence", "lexical", "paraphrased", "page", "answer", "best passage holds answer", "first s",
                  "follow-up s", "passages"], summary_rows(outcomes, runs))
     print()
     print_table(["document", "pages", "tokens", "open s", "cold first answer s", "index s", "index tok/s",
