@@ -108,6 +108,23 @@ def test_code_blocks_split_on_lines() -> None:
     ]
 
 
+def test_prose_that_mentions_code_tokens_is_split_into_sentences() -> None:
+    # Writing R Extensions, p. 12: the second line names tools::toTitleCase; the lines were kept whole as code.
+    text = ("The mandatory Title field should give a short description of the package.\n"
+            "Some package listings may truncate the title to 65 characters. It should use title case "
+            "(tools::toTitleCase can help you with this), not use any markup.")
+    assert sentences(text) == [
+        "The mandatory Title field should give a short description of the package.",
+        "Some package listings may truncate the title to 65 characters.",
+        "It should use title case (tools::toTitleCase can help you with this), not use any markup.",
+    ]
+    assert sentences("if x == y: swap(a, b)\nelse z -> w\nstd::vector<int> v") == [
+        "if x == y: swap(a, b)",
+        "else z -> w",
+        "std::vector<int> v",
+    ]
+
+
 def test_cjk_punctuation() -> None:
     assert sentences("这是第一句。这是第二句！是吗？「好的。」然后") == [
         "这是第一句。",

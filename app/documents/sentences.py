@@ -34,8 +34,11 @@ _RULE = re.compile(r"(?:[=\-*_~]\s*){3,}")
 _CODE_LINE = re.compile(
     r"[;{}]$|^(?:def|class|function|fn|func)\s+\w+.*[:({]$|^(?:import|from)\s+[\w.]+(?:\s+import\s+.+)?$"
     r"|^(?:#include|#define|//|/\*|\*/|>>>|\$ )|^(?:if|for|while|elif|else|try|except|with)\b.*:$"
-    r"|^[\w.\[\]]+\s*[-+*/%|&]?=\s*\S|[=!<>]=|->|=>|::|^[\w.]+\(.*\)$"
+    r"|^[\w.\[\]]+\s*[-+*/%|&]?=\s*\S|^[\w.]+\(.*\)$"
 )
+_CODE_TOKEN = re.compile(r"[=!<>]=|->|=>|::")  # code inside a line; prose mentions them too ("tools::toTitleCase")
+_PROSE_MIN_WORDS = 8
+_PROSE_PLAIN_SHARE = 0.7
 _INITIALS = re.compile(r"[A-HJ-Z]|(?:[A-Za-z]\.)+[A-Za-z]")
 _ENUMERATOR = re.compile(r"\d{1,3}|[A-Za-z]|[ivxlcdmIVXLCDM]{1,6}")
 _TOKEN_OPENERS = "([{\"'\u201c\u2018\u00ab"
@@ -227,8 +230,20 @@ def _paragraph_units(text: str, start: int, end: int) -> Iterator[tuple[int, int
 
 
 def _looks_like_code(text: str, lines: list[Span]) -> bool:
-    codey = sum(1 for s, e in lines if _CODE_LINE.search(text[s:e]))
+    codey = sum(1 for s, e in lines if _is_code_line(text[s:e]))
     return codey * 2 >= len(lines)
+
+
+def _is_code_line(line: str) -> bool:
+    """A line shaped like code, or holding a code token (`::`, `->`, `==`) outside running prose."""
+    return bool(_CODE_LINE.search(line)) or (bool(_CODE_TOKEN.search(line)) and not _is_prose(line))
+
+
+def _is_prose(line: str) -> bool:
+    """Running text: at least eight words, most of them plain words."""
+    words = line.split()
+    plain = sum(1 for word in words if word.strip(".,;:!?()[]\"'‘’“”").isalpha())
+    return len(words) >= _PROSE_MIN_WORDS and plain >= _PROSE_PLAIN_SHARE * len(words)
 
 
 def _breaks_after(line: str, following: str, longest: int) -> bool:
