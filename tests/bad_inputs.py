@@ -6,6 +6,8 @@ Shared by tests/test_bad_input.py (documents layer, command line, and the window
 from __future__ import annotations
 
 import contextlib
+import gzip
+import lzma
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -115,6 +117,21 @@ def _text_file(folder: Path) -> Path:
     return path
 
 
+def _gzipped_pdf(folder: Path) -> Path:
+    plain = make_pdf(folder / "manual.pdf", PAGES)
+    path = folder / "manual.pdf.gz"
+    path.write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
+    return path
+
+
+def _cut_gzip(folder: Path) -> Path:
+    path = folder / "cut.txt.gz"
+    packed = gzip.compress(LATIN.encode("utf-8") + TEXT.encode("utf-8"))
+    path.write_bytes(packed[: len(packed) // 2])
+    return path
+
+
 LATIN = "Le café était très animé. Les élèves déjà présents parlaient à voix haute de l'été dernier. " * 8
 
 CASES = [
@@ -140,6 +157,12 @@ CASES = [
     Case("utf16-no-bom", "UTF-16-LE text without a byte order mark", _write("utf16le.txt", TEXT.encode("utf-16-le")),
          "Opened"),
     Case("latin1", "Latin-1 (Windows-1252) text", _write("latin1.txt", LATIN.encode("cp1252")), "Opened"),
+    Case("gzip-pdf", "PDF compressed with gzip (as Debian ships manuals)", _gzipped_pdf, "Opened"),
+    Case("xz-latin1", "Latin-1 text compressed with xz", _write("notes.txt.xz", lzma.compress(LATIN.encode("cp1252"))),
+         "Opened"),
+    Case("damaged-gzip", "gzip file cut short", _cut_gzip, "damaged gzip file", errors.UnreadableFileError),
+    Case("empty-gzip", "gzip file of nothing", _write("empty.txt.gz", gzip.compress(b"")), "with nothing inside",
+         errors.EmptyDocumentError),
     Case("vanishes-pdf", "PDF deleted while it is read", _text_pdf, "disappeared while it was being read",
          errors.DocumentChangedError, interfere="vanish"),
     Case("changes-pdf", "PDF rewritten while it is read", _text_pdf, "changed on disk while it was being read",

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from app.documents import cache
+from app.documents.compressed import compression_of, unpacked
 from app.documents.document import Document
 from app.documents.errors import (
     DocumentCancelled,
@@ -36,20 +37,20 @@ class DocumentInfo:
     page_count: int  # 0 for text files
     title: str
     needs_password: bool = False
+    path: Path | None = None  # the file read: the one given, or its unpacked copy when it was compressed
 
 
 def probe_document(path: str | os.PathLike[str]) -> DocumentInfo:
     """Kind, page count and title, fast: a PDF is opened but no text is extracted."""
-    p = Path(path).expanduser()
-    kind, _ = _check_readable(p)
+    p, kind, _ = _readable(Path(path).expanduser())
     if kind == "text":
-        return DocumentInfo("text", 0, p.stem)
+        return DocumentInfo("text", 0, p.stem, path=p)
     try:
         doc = open_pdf(p)
     except EncryptedDocumentError:
-        return DocumentInfo("pdf", 0, p.stem, needs_password=True)
+        return DocumentInfo("pdf", 0, p.stem, needs_password=True, path=p)
     try:
-        return DocumentInfo("pdf", doc.page_count, pdf_title(doc, p))
+        return DocumentInfo("pdf", doc.page_count, pdf_title(doc, p), path=p)
     finally:
         close_pdf(doc)
 
@@ -66,10 +67,10 @@ def load_document(
 
     on_progress(pages_done, pages_total) is called after each PDF page; cancel() returning True
     aborts with DocumentCancelled. `ocr` recognises image-only PDF pages when Tesseract is installed.
-    Results are cached by content hash, except for password-protected files.
+    Results are cached by content hash, except for password-protected files. A compressed file (gzip, bzip2,
+    xz) is unpacked into the cache first; the Document's `path` is then the unpacked copy.
     """
-    p = Path(path).expanduser()
-    kind, stat = _check_readable(p)
+    p, kind, stat = _readable(Path(path).expanduser(), cancel)
     key = None
     if use_cache and password is None:
         key = _cache_key(p, f"{kind}|ocr={ocr}|{EXTRACTOR_VERSION}|{DEFAULT_MAX_CHARS}", cancel)
@@ -96,8 +97,20 @@ def _cache_key(path: Path, salt: str, cancel: Callable[[], bool] | None) -> str:
         raise UnreadableFileError(f"{path} cannot be read ({exc.strerror or exc}).") from exc
 
 
-def _check_readable(path: Path) -> tuple[Kind, os.stat_result]:
-    """The file's kind (by content, then extension) and stat; raises for missing, unreadable, empty.
+def _readable(path: Path, cancel: Callable[[], bool] | None = None) -> tuple[Path, Kind, os.stat_result]:
+    """The file to read (`path`, or its unpacked copy when it is compressed), its kind and stat."""
+    kind, stat, head = _check_readable(path)
+    compression = compression_of(head)
+    if compression is None:
+        return path, kind, stat
+    inner = unpacked(path, compression, cancel)
+    kind, stat, _ = _check_readable(inner)
+    return inner, kind, stat
+
+
+def _check_readable(path: Path) -> tuple[Kind, os.stat_result, bytes]:
+    """The file's kind (by content, then extension), stat and first bytes; raises for missing, unreadable,
+    empty.
 
     Only regular files are opened: a fifo or a device could block the reader forever.
     """
@@ -125,7 +138,7 @@ def _check_readable(path: Path) -> tuple[Kind, os.stat_result]:
     if not head:
         raise EmptyDocumentError(f"{path.name} is empty (0 bytes).")
     kind: Kind = "pdf" if head.lstrip().startswith(b"%PDF-") or path.suffix.lower() == ".pdf" else "text"
-    return kind, stat
+    return kind, stat, head
 
 
 def _from_cache(

@@ -53,7 +53,10 @@ from app.ui.workers import (
     passage_rects,
 )
 
-OPEN_FILTER = "Documents (*.pdf *.txt *.text *.md *.rst *.log *.csv);;PDF files (*.pdf);;Text files (*.txt *.md);;All files (*)"
+OPEN_FILTER = (
+    "Documents (*.pdf *.txt *.text *.md *.rst *.log *.csv *.gz *.bz2 *.xz);;PDF files (*.pdf *.pdf.gz *.pdf.xz);;"
+    "Text files (*.txt *.md *.txt.gz);;All files (*)"
+)
 
 
 def app_icon() -> QIcon:

@@ -72,8 +72,9 @@ class DocumentController(JobSlotController):
         if getattr(info, "needs_password", False) and not self.password:
             return  # the password dialog comes first
         self.probed.emit(info)
-        if getattr(info, "kind", "") == "pdf" and self.path is not None:
-            self.area.preview_pdf(self.path, int(getattr(info, "page_count", 1) or 1), self.password)
+        readable = getattr(info, "path", None) or self.path  # a compressed file's unpacked copy
+        if getattr(info, "kind", "") == "pdf" and readable is not None:
+            self.area.preview_pdf(readable, int(getattr(info, "page_count", 1) or 1), self.password)
 
     def _on_loaded(self, loaded: DocumentLoaded) -> None:
         assert self.path is not None
