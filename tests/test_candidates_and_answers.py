@@ -122,6 +122,25 @@ def test_the_best_passage_prefers_sentences_to_fragments():
     assert quoted(entry) == f'{QUOTED_PREFIX}"leqno Class option for numbering equations at the left."'
 
 
+def test_a_quote_that_does_not_end_a_sentence_goes_on_with_what_it_introduces():
+    text = ("OpenMP needs flags when linking.\n\nFor a package with Fortran code using OpenMP the appropriate lines are\n"
+            "PKG_FFLAGS = $(SHLIB_OPENMP_FFLAGS)\nPKG_LIBS = $(SHLIB_OPENMP_CFLAGS)\n"
+            "as the C compiler will be used to link the package code.\n\nThe next paragraph is not quoted.")
+    spans = np.asarray([(s.start, s.end) for s in split_sentences(text)], dtype=np.int64)
+    intro = _passage(text, "For a package with Fortran code using OpenMP the appropriate lines are", 1.0)
+    assert quoted(intro, text, spans) == (
+        f'{QUOTED_PREFIX}"For a package with Fortran code using OpenMP the appropriate lines are PKG_FFLAGS = '
+        '$(SHLIB_OPENMP_FFLAGS) PKG_LIBS = $(SHLIB_OPENMP_CFLAGS) as the C compiler will be used to link the '
+        'package code."')
+    assert quoted(intro) == f'{QUOTED_PREFIX}"{intro.text}"', "without the document, the passage alone"
+    finished = _passage(text, "OpenMP needs flags when linking.", 1.0)
+    assert quoted(finished, text, spans) == f'{QUOTED_PREFIX}"OpenMP needs flags when linking."'
+    contents = "1.2 Installing . . . . . . 4\n1.3 Running . . . . . . 7\n1.4 Stopping . . . . . . 9"
+    entry = _passage(contents, "1.2 Installing . . . . . . 4", 1.0)
+    contents_spans = np.asarray([(s.start, s.end) for s in split_sentences(contents)], dtype=np.int64)
+    assert quoted(entry, contents, contents_spans) == f'{QUOTED_PREFIX}"1.2 Installing"', "contents stay alone"
+
+
 def test_contents_and_index_entries_never_make_the_answer_context():
     text = ("2.3 Default limits . . . . . . . . . . . 41\n\nlimit, 41, 97, 212\n\n"
             "The limit is set to ten by default. Other text follows here now.")

@@ -66,7 +66,7 @@ def test_answer_streams_the_text_it_returns(tiny_model, haystack):
         assert "".join(pieces).strip().rstrip("\ufffd") == result.answer.rstrip("\ufffd")
     else:  # the random model's babble shares no word with the passages: the best one is quoted instead
         best = result.passages[result.stats["best_passage"]]
-        assert result.answer == f'From the document: "{" ".join(best.text.split())}"'
+        assert result.answer.startswith(f'From the document: "{" ".join(best.text.split())}')
     assert result.stats["generation_seconds"] >= 0
     assert result.to_json()["passages"][0]["page"] is None
 

@@ -19,6 +19,9 @@ from app.retrieval.prompt import answer_prompt_ids
 from app.retrieval.types import CancelToken, Passage, TokenCallback
 
 QUOTED_PREFIX = "From the document: "
+QUOTE_MAX_CHARS = 320  # a quote that does not end a sentence goes on with what follows, up to this length
+QUOTE_MAX_UNITS = 6
+_ENDS_A_SENTENCE = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s*$")
 _WORD = re.compile(r"[^\W_]+(?:[.'][^\W_]+)*", re.UNICODE)
 _STOPWORD_TEXT = (
     "a an the of to in on at by for with from and or not no is are was were be been being it its this that these "
@@ -200,9 +203,32 @@ def is_unhelpful(answer: str, question: str, context: str) -> bool:
     return not (words & known)
 
 
-def quoted(passage: Passage) -> str:
-    """The passage as the answer, labelled as a quote, without dot leaders and their page numbers."""
-    return f'{QUOTED_PREFIX}"{without_leaders(" ".join(passage.text.split()))}"'
+def quoted(passage: Passage, text: str = "", sentence_spans: np.ndarray | None = None) -> str:
+    """The passage as the answer, labelled as a quote, without dot leaders and their page numbers. Given the
+    document's `text` and sentence spans, a passage that does not end a sentence ("For a package with Fortran
+    code using OpenMP the appropriate lines are") goes on with what follows it, up to `QUOTE_MAX_CHARS`."""
+    words = " ".join(passage.text.split())
+    if text and sentence_spans is not None and not is_navigation(passage.text):
+        words = " ".join([words, *_what_follows(text, sentence_spans, passage, QUOTE_MAX_CHARS - len(words))])
+    return f'{QUOTED_PREFIX}"{without_leaders(words)}"'
+
+
+def _what_follows(text: str, sentence_spans: np.ndarray, passage: Passage, room: int) -> list[str]:
+    """The sentences after an unfinished `passage` (a list or code it introduces, the rest of a sentence cut
+    by a page break), until one ends a sentence or `room` characters are used."""
+    pieces: list[str] = []
+    if _ENDS_A_SENTENCE.search(passage.text) or sentence_spans.size == 0:
+        return pieces
+    following = int(np.searchsorted(sentence_spans[:, 0], passage.end, side="left"))
+    for start, end in sentence_spans[following : following + QUOTE_MAX_UNITS].tolist():
+        piece = " ".join(text[start:end].split())
+        if len(piece) > room or is_navigation(piece):
+            break
+        pieces.append(piece)
+        room -= len(piece) + 1
+        if _ENDS_A_SENTENCE.search(piece):
+            break
+    return pieces
 
 
 def generate_text(

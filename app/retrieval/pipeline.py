@@ -91,7 +91,7 @@ def answer_from_passages(
     if context.best is not None:
         stats["best_passage"] = list(passages).index(context.best)
         if is_unhelpful(reply, question, context.text):
-            reply, stats["answer_source"] = quoted(context.best), "evidence"
+            reply, stats["answer_source"] = quoted(context.best, text, spans), "evidence"
     return Reply(reply, stats)
 
 
