@@ -86,6 +86,16 @@ def test_the_lexical_index_finds_words_is_cached_and_survives_damage(haystack):
     assert int(np.argmax(again.scores("Who slew his brother Abel?"))) == best
 
 
+def test_question_words_do_not_rank_sentences():
+    text = ("This is what the login program does. The shell reads its startup files first. "
+            "The -e option makes the shell exit when a command fails. Prompts can be changed.")
+    sentences = split_sentences(text)
+    scores = lexical_index(text, sentences).scores("What does the -e option of the shell do?")
+    assert scores[0] == 0.0, "'what' and 'does' alone match nothing"
+    assert int(np.argmax(scores)) == 2
+    assert not lexical_index(text, sentences).scores("What does it do? How can I?").any()
+
+
 def _passage(text: str, needle: str, score: float) -> Passage:
     start = text.index(needle)
     return Passage(start, start + len(needle), score, needle)

@@ -21,7 +21,18 @@ from app.paths import cache_dir
 from app.retrieval.units import SpanLike
 from app.retrieval.workspace import text_key
 
-LEXICAL_VERSION = 1
+LEXICAL_VERSION = 2  # 2: the question words and auxiliaries below are stopwords
+# Lucene's English stopwords (bm25s's default), plus the words a question is made of but a manual's answer
+# rarely shares: "What does the -e option of the set builtin do?" ranked "This is what the login program
+# does." first on "what" and "does".
+_STOPWORD_TEXT = (
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+    "they this to was will with "
+    "what which who whom whose when where why how "
+    "do does did done doing can could should would shall may might must am were been being has have had having "
+    "i me my mine we us our you your he him his she her its them"
+)
+STOPWORDS = sorted(set(_STOPWORD_TEXT.split()))
 CACHE_LIMIT_BYTES = 512 * 1024**2  # lexical indexes beyond this, least recently used first, are deleted
 _KEEP = 3
 _cache: OrderedDict[str, LexicalIndex] = OrderedDict()
@@ -40,7 +51,8 @@ class LexicalIndex:
         """BM25 score of every sentence for `question` (zeros when no question word is in the document)."""
         import bm25s
 
-        words = bm25s.tokenize([question], stemmer=_stemmer(), return_ids=False, show_progress=False)[0]
+        words = bm25s.tokenize([question], stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False,
+                               show_progress=False)[0]
         known = [w for w in words if w in self.retriever.vocab_dict]  # type: ignore[attr-defined]
         if not known:
             return np.zeros(len(self.spans), dtype=np.float32)
@@ -80,7 +92,7 @@ def _build(text: str, spans: np.ndarray, navigation: np.ndarray, folder: Path) -
     import bm25s
 
     corpus = [text[start:end] for start, end in spans.tolist()]
-    tokens = bm25s.tokenize(corpus, stemmer=_stemmer(), show_progress=False)
+    tokens = bm25s.tokenize(corpus, stopwords=STOPWORDS, stemmer=_stemmer(), show_progress=False)
     retriever = bm25s.BM25()
     retriever.index(tokens, show_progress=False)
     _save(retriever, folder)
