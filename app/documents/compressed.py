@@ -66,7 +66,7 @@ def unpacked(path: Path, compression: str, cancel: Callable[[], bool] | None = N
         disk_cache.mark_used(folder)
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")  # two processes may unpack at once
     try:
         _unpack(path, compression, partial, cancel)
         os.replace(partial, target)
