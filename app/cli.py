@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     ask = sub.add_parser("ask", help="answer a question about FILE and print the answer (or JSON)")
     ask.add_argument("file")
-    ask.add_argument("--question", "-q", required=True)
+    ask.add_argument("question_words", nargs="?", metavar="QUESTION", help="the question (or give it with -q)")
+    ask.add_argument("--question", "-q")
     _model_arguments(ask)
     ask.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
     ask.add_argument("--password", help="password of an encrypted PDF")
@@ -68,7 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.ui.main import run_gui
 
         return run_gui(args[0] if args else None)
-    options = build_parser().parse_args(args)
+    parser = build_parser()
+    options = parser.parse_args(args)
+    if options.command == "ask":
+        options.question = _the_question(parser, options)
     handlers = {"ask": run_ask, "index": run_index, "calibrate": run_calibrate, "selfcheck": run_selfcheck}
     try:
         return handlers[options.command](options)
@@ -78,6 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(options, "debug", False):
             traceback.print_exc(file=sys.stderr)
         return fail(_one_line(exc), EXIT_FAILURE)
+
+
+def _the_question(parser: argparse.ArgumentParser, options: argparse.Namespace) -> str:
+    """The question, given after FILE or with -q (not both); argparse's usage error when there is none."""
+    if options.question is not None and options.question_words is not None:
+        parser.error("give the question once: after FILE or with -q")
+    question = options.question if options.question is not None else options.question_words
+    if question is None:
+        parser.error('a question is needed: infiniretri ask FILE "QUESTION"')
+    return str(question)
 
 
 def fail(message: str, code: int) -> int:

@@ -69,7 +69,7 @@ def test_ask_prints_the_json_contract(tiny_folder, tmp_path, capsys, haystack):
     assert out["stats"]["windows"] == len(out["windows"]) > 1
     assert {"document_tokens", "retrieval_seconds", "generation_seconds", "model", "device"} <= set(out["stats"])
     assert out["stats"]["mode"] == "full"
-    code = cli.main(["ask", str(document), "-q", "Where was the garden?", "--model", str(tiny_folder), "--json",
+    code = cli.main(["ask", str(document), "Where was the garden?", "--model", str(tiny_folder), "--json",
                      "--window", "256", "--top-k", "30", "--max-new-tokens", "5", "--mode", "indexed"])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["stats"]["mode"] == "indexed"
@@ -80,6 +80,16 @@ def test_ask_reports_bad_input_with_exit_code_2(tmp_path, capsys):
     assert cli.main(["ask", str(tmp_path / "missing.pdf"), "-q", "  "]) == 2
     err = capsys.readouterr().err
     assert err.count("infiniretri:") == 2
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["ask", "a.pdf"], "a question is needed"),
+    (["ask", "a.pdf", "Why?", "-q", "How?"], "give the question once"),
+])
+def test_ask_wants_its_question_once(argv, message, capsys):
+    with pytest.raises(SystemExit) as raised:
+        cli.main(argv)
+    assert raised.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_ask_reports_a_model_that_fails_to_load_with_exit_code_1(tmp_path, capsys):
