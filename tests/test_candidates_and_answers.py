@@ -13,7 +13,6 @@ from app.retrieval.generation import (
     QUOTED_PREFIX,
     answer_context,
     best_passage,
-    first_answer,
     is_heading,
     is_unhelpful,
     quoted,
@@ -157,17 +156,6 @@ def test_numbered_headings_are_not_the_best_passage():
                                      "10 inches by 7 inches", "The default is 10.")] == [True, True, False, False, False]
 
 
-@pytest.mark.parametrize(("reply", "answer"), [
-    ("The default limit is ten.\n\nMore text the model went on with.", "The default limit is ten."),
-    ("The library that provides it is:\n\nGNU readline.\n\nOther things.", "The library that provides it is:\nGNU readline."),
-    ("The lines are:\n\nPKG_LIBS = 1\n\nThe end:\n\nnot this", "The lines are:\nPKG_LIBS = 1"),
-    ("  \n\nOnly paragraph.", "Only paragraph."),
-    ("", ""),
-])
-def test_the_answer_is_its_first_paragraph_with_what_a_colon_introduces(reply, answer):
-    assert first_answer(reply) == answer
-
-
 def test_a_quote_that_does_not_end_a_sentence_goes_on_with_what_it_introduces():
     text = ("OpenMP needs flags when linking.\n\nFor a package with Fortran code using OpenMP the appropriate lines are\n"
             "PKG_FFLAGS = $(SHLIB_OPENMP_FFLAGS)\nPKG_LIBS = $(SHLIB_OPENMP_CFLAGS)\n"
@@ -217,36 +205,8 @@ def test_contents_and_index_entries_never_make_the_answer_context():
     ("The default limit is:", True),  # an introduction to nothing (its answer was never written)
     ("The answer is:", True),
     ("1. 1.1.1.1.1.1.1.1.1.1.1.1.", True),  # decoding gone astray, though "1" might be in the passages
-    ("The default limit is:\nten", False),  # the introduction and the answer that follows it
 ])
 def test_unhelpful_answers_are_recognised(reply, unhelpful):
     context = "The limit is set to ten by default. Use set limit to change it. Unlimited means 0."
     assert is_unhelpful(reply, "What is the default limit?", context) == unhelpful
 
-
-class _CharTokenizer:
-    """One token per character (ids are code points), enough for the stopping rule."""
-
-    def decode(self, ids, skip_special_tokens=True):
-        return "".join(chr(i) for i in ids)
-
-
-@pytest.mark.parametrize(("answer", "stops"), [
-    ("The default limit is ten.\n\n", True),
-    ("The library that provides it is:\n\n", False),  # the answer it introduces is still to come
-    ("The library that provides it is:\n\nGNU readline.\n\n", True),
-    ("\n\n", False),  # nothing written yet
-])
-def test_decoding_stops_after_a_paragraph_unless_it_introduces_the_answer(answer, stops):
-    import torch
-
-    from app.retrieval.generation import _StopAtParagraph
-
-    prompt = [ord(c) for c in "Question: which?"]
-    ids = torch.tensor([prompt + [ord(c) for c in answer]])
-    assert bool(_StopAtParagraph(_CharTokenizer(), len(prompt))(ids, torch.zeros(1))[0]) == stops
-
-
-def test_a_bare_lead_in_and_repeated_paragraphs_are_left_out_of_the_answer():
-    reply = "The correct answer is:\n\nThe correct answer is:\n\nThe option -lm links the math library.\n\nMore."
-    assert first_answer(reply) == "The option -lm links the math library."
