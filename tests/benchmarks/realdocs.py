@@ -18,6 +18,7 @@ Per document, in one process and one run:
    auto-L14    the same with the loop at layer 14 (any N; the index is read at that layer too, and the
             loop sums every head: heads are calibrated for one layer)
    auto-k600   the same, the loop keeping the sentences of its best 600 tokens instead of 300 (any N)
+   auto-c6144  the same, the loop reading 6,144 candidate tokens instead of 4,096 (any N)
    cold     auto before the attention index exists (lexical candidates only): what a user gets at once
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
@@ -247,6 +248,9 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
             elif method.startswith("auto-m"):  # another number of meaning's best kept beside the loop's choice
                 beside = RetrievalSettings(mode="auto", meaning_beside_loop=int(method.removeprefix("auto-m")))
                 outcomes.append(_log(ask_core(model, document, question, method, beside)))
+            elif method.startswith("auto-c"):  # the loop reads another number of candidate tokens
+                budget = RetrievalSettings(mode="auto", candidate_tokens=int(method.removeprefix("auto-c")))
+                outcomes.append(_log(ask_core(model, document, question, method, budget)))
             elif method.startswith("auto-L"):  # the loop at another layer (all heads: calibrated at one layer)
                 at_layer = RetrievalSettings(mode="auto", layer=int(method.removeprefix("auto-L")))
                 outcomes.append(_log(ask_core(model, document, question, method, at_layer)))
@@ -292,7 +296,7 @@ def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[
     rows = []
     cold = [r.cold_first_seconds for r in runs]
     first_times = {"cold": cold, "auto": cold, "auto-heads": cold}
-    extra = sorted({o.method for o in outcomes} - set(METHODS))  # auto-L<N>, auto-k<N>
+    extra = sorted({o.method for o in outcomes} - set(METHODS))  # auto-L<N>, auto-k<N>, auto-m<N>, auto-c<N>
     for method in METHODS + extra:
         mine = [o for o in outcomes if o.method == method]
         if not mine:
@@ -322,7 +326,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", default="dev", help="dev (tunes the app), heldout (read once a change is chosen), or a question file")
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
-    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>")
+    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-c<N>")
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
     parser.add_argument("--full-docs", default="", help="documents the full pass runs on (default: all)")
     parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")
