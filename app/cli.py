@@ -129,15 +129,15 @@ def run_ask(options: argparse.Namespace) -> int:
         window_tokens=options.window, top_k=options.top_k, layer=options.layer,
         max_new_tokens=options.max_new_tokens, mode=options.mode, meaning_beside_loop=options.meaning_beside_loop,
     )
-    on_token = None if options.json else _print_piece
     try:
-        result = answer(document.text, document.sentences, options.question, model, settings, progress, on_token)
+        result = answer(document.text, document.sentences, options.question, model, settings, progress)
     except BadInputError as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
     progress.finish()
     if options.json:
         json.dump(result.to_json(_one_based_page(document)), sys.stdout, ensure_ascii=False)
     else:
+        print(result.answer)
         _print_passages(result.passages, document)
     print()
     return EXIT_OK
@@ -192,13 +192,8 @@ def _one_based_page(document: Any) -> Any:
     return page
 
 
-def _print_piece(piece: str) -> None:
-    sys.stdout.write(piece)
-    sys.stdout.flush()
-
-
 def _print_passages(passages: Sequence[Any], document: Any) -> None:
-    print("\n\nPassages used:")
+    print("\nPassages used:")
     for passage in sorted(passages, key=lambda p: -p.score)[:10]:
         index = document.page_at(passage.start)
         where = f"p. {document.page_label(index)}" if index is not None else f"chars {passage.start}-{passage.end}"
