@@ -16,6 +16,7 @@ from app.retrieval.generation import (
     is_heading,
     is_unhelpful,
     quoted,
+    without_repeats,
 )
 from app.retrieval.lexical import lexical_index
 from app.retrieval.pipeline import keep_beside_loop, rank_with_meaning
@@ -143,6 +144,17 @@ def test_a_list_of_numbers_is_an_answer_not_a_loop():
     context = "The sizes offered are 10, 11, 12, 14, 17, 20 and 25 points."
     assert not is_unhelpful("10, 11, 12, 14, 17, 20, 25.", "Which sizes are offered?", context)
     assert is_unhelpful("1. 1.1.1.1.1.1.1.1.", "Which sizes are offered?", context + " 1.")
+
+
+@pytest.mark.parametrize(("reply", "kept"), [
+    ("The init file is special. It holds key bindings. The init file is special.",
+     "The init file is special. It holds key bindings."),
+    ("The default is 10. the default  is 10.", "The default is 10."),
+    ("Use set -e.\nThen run it.", "Use set -e.\nThen run it."),  # nothing repeated: unchanged
+    ("", ""),
+])
+def test_a_sentence_said_twice_is_said_once(reply, kept):
+    assert without_repeats(reply) == kept
 
 
 def test_numbered_headings_are_not_the_best_passage():

@@ -56,6 +56,7 @@ _NOT_AN_ANSWER = (
 _HEADING = re.compile(r"^(?:[Cc]hapter|CHAPTER|[Ss]ection|SECTION|[Pp]art|PART|[Aa]ppendix|APPENDIX)\s+(?:[\dIVXLC]+|[A-Z])\b"
                       r"|^\d{1,3}(?:\.\d{1,3})*\.?\s+[A-Z]")
 _HEADING_MAX_WORDS = 10
+_SENTENCE_END = re.compile(r"(?<=[.!?])(\s+)(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -281,4 +282,18 @@ def generate_text(
     if is_looping(answer_ids):
         return ""
     reply = str(model.tokenizer.decode(answer_ids, skip_special_tokens=True)).strip()
-    return reply.split("\n\n")[0].strip()
+    return without_repeats(reply.split("\n\n")[0].strip())
+
+
+def without_repeats(reply: str) -> str:
+    """The reply with every sentence said a second time left out ("The file is special. The file is special.")."""
+    pieces = _SENTENCE_END.split(reply)  # sentence, space after it, sentence, ...
+    seen: set[str] = set()
+    kept: list[str] = []
+    for index in range(0, len(pieces), 2):
+        key = " ".join(pieces[index].lower().split())
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept += [pieces[index - 1], pieces[index]] if kept else [pieces[index]]
+    return "".join(kept)
