@@ -219,4 +219,3 @@ def test_contents_index_entries_and_headings_never_make_the_answer_context():
 def test_unhelpful_answers_are_recognised(reply, unhelpful):
     context = "The limit is set to ten by default. Use set limit to change it. Unlimited means 0."
     assert is_unhelpful(reply, "What is the default limit?", context) == unhelpful
-
