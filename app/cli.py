@@ -193,11 +193,13 @@ def _one_based_page(document: Any) -> Any:
 
 
 def _print_passages(passages: Sequence[Any], document: Any) -> None:
+    from app.retrieval.generation import reading_order
+
     print("\nPassages used:")
-    for passage in sorted(passages, key=lambda p: -p.score)[:10]:
+    for passage in reading_order(passages)[:10]:
         index = document.page_at(passage.start)
         where = f"p. {document.page_label(index)}" if index is not None else f"chars {passage.start}-{passage.end}"
-        print(f"  [{passage.score:.2f}] ({where}) {passage.text[:160]}")
+        print(f"  [{passage.score:.2f}] ({where}) {' '.join(passage.text.split())[:160]}")
 
 
 class _StderrProgress:

@@ -7,9 +7,12 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import re
+
 import pytest
 from PySide6.QtCore import Qt
 
+from app.retrieval.types import Passage
 from app.ui.app_settings import AppSettings
 from app.ui.method_notes import method_note
 from tests import test_gui_helpers as helpers
@@ -117,6 +120,22 @@ def test_passages_sort_by_score_or_page_and_f3_follows_the_list(qtbot, sample_pd
 
     again = make_window(qtbot, fake_core.engine(), isolated)
     assert again.panel.order_box.currentText() == "Page order" and again.navigator.order == "page"
+
+
+def test_fragments_are_listed_after_the_sentences_however_they_score(qtbot, sample_pdf, fake_core, isolated):
+    def answer(text, *args, **kwargs):
+        result = fake_core.answer(text, *args, **kwargs)
+        word = re.search(r"[A-Za-z]{3,}", text)
+        result.passages.append(Passage(word.start(), word.end(), 1.0, word.group()))
+        return result
+
+    window = make_window(qtbot, fake_core.engine(answer=answer), isolated)
+    open_and_wait(qtbot, window, sample_pdf)
+    ask_and_wait(qtbot, window, "Which crate weighs the most kilograms?")
+    *sentences, last = window.passages
+    assert last.score == 1.0 and len(last.text.split()) == 1, "a lone word is listed last, though it scores best"
+    scores = [p.score for p in sentences]
+    assert scores == sorted(scores, reverse=True) and len(sentences) > 1
 
 
 def test_method_lines_say_what_each_mode_did():

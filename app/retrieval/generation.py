@@ -21,6 +21,7 @@ from app.retrieval.types import CancelToken, Passage, TokenCallback
 QUOTED_PREFIX = "From the document: "
 QUOTE_MAX_CHARS = 320  # a quote that does not end a sentence goes on with what follows, up to this length
 QUOTE_MAX_UNITS = 6
+MIN_WORDS = 4  # fewer words than this is a fragment: a term, a label, a code line
 _ENDS_A_SENTENCE = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s*$")
 _WORD = re.compile(r"[^\W_]+(?:[.'][^\W_]+)*", re.UNICODE)
 _STOPWORD_TEXT = (
@@ -124,7 +125,7 @@ def is_looping(ids: Sequence[int], max_period: int = 8, min_span: int = 24) -> b
     return any(all(tail[i] == tail[i - period] for i in range(period, min_span)) for period in range(1, max_period + 1))
 
 
-def best_passage(passages: Sequence[Passage], min_words: int = 4) -> Passage | None:
+def best_passage(passages: Sequence[Passage], min_words: int = MIN_WORDS) -> Passage | None:
     """The highest-scoring passage, preferring real sentences to fragments (headings, page furniture) and
     to navigation (contents and index entries)."""
     if not passages:
@@ -133,10 +134,18 @@ def best_passage(passages: Sequence[Passage], min_words: int = 4) -> Passage | N
 
 
 def _sentences(passages: Sequence[Passage], min_words: int) -> list[Passage]:
-    """The passages that say something: at least `min_words` words, not a contents or index entry, and not
-    a heading."""
-    return [p for p in passages
-            if len(p.text.split()) >= min_words and not is_navigation(p.text) and not is_heading(p.text)]
+    return [p for p in passages if says_something(p.text, min_words)]
+
+
+def says_something(sentence: str, min_words: int = MIN_WORDS) -> bool:
+    """At least `min_words` words, not a contents or index entry, and not a heading: a sentence, not a
+    fragment ("shift [n]", "I", "Chapter 9: Command-line options 170")."""
+    return len(sentence.split()) >= min_words and not is_navigation(sentence) and not is_heading(sentence)
+
+
+def reading_order(passages: Sequence[Passage]) -> list[Passage]:
+    """Passages as a reader wants them listed: the ones that say something by score, then the fragments."""
+    return sorted(passages, key=lambda p: (not says_something(p.text), -p.score, p.start))
 
 
 def is_heading(sentence: str) -> bool:
@@ -148,7 +157,7 @@ def is_heading(sentence: str) -> bool:
 
 def answer_context(
     text: str, sentence_spans: np.ndarray, passages: Sequence[Passage], tokenizer: Any,
-    budget_tokens: int, best_count: int = 3, min_words: int = 4, neighbours: bool = True,
+    budget_tokens: int, best_count: int = 3, min_words: int = MIN_WORDS, neighbours: bool = True,
 ) -> AnswerContext:
     """The `best_count` best passages, each with the sentence before and after it in the document (when
     `neighbours`), within `budget_tokens`, the best last: nearest the question, where a small model looks first
