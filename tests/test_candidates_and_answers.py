@@ -16,6 +16,8 @@ from app.retrieval.generation import (
     is_heading,
     is_unhelpful,
     quoted,
+    reading_order,
+    says_something,
     without_repeats,
 )
 from app.retrieval.lexical import lexical_index
@@ -138,6 +140,16 @@ def test_the_best_passage_prefers_sentences_to_fragments():
     assert quoted(sentence) == f'{QUOTED_PREFIX}"The limit is set to ten by default."'
     entry = Passage(0, 60, 1.0, ". . . . . . . 192 leqno  Class option for\nnumbering equations at the left.")
     assert quoted(entry) == f'{QUOTED_PREFIX}"leqno Class option for numbering equations at the left."'
+
+
+def test_passages_are_listed_sentences_first_then_fragments():
+    text = ("I\n\nChapter 9: Command-line options\n170\n\nshift [n]\nShift the positional parameters to the left by n.\n"
+            "Type asy -h to see the full list of options.")
+    letter, heading = _passage(text, "I", 1.0), _passage(text, "Chapter 9: Command-line options\n170", 0.9)
+    term = _passage(text, "shift [n]", 0.8)
+    weak, strong = _passage(text, "Type asy -h to see", 0.2), _passage(text, "Shift the positional parameters", 0.5)
+    assert not any(says_something(p.text) for p in (letter, heading, term)) and says_something(strong.text)
+    assert reading_order([letter, weak, heading, term, strong]) == [strong, weak, letter, heading, term]
 
 
 def test_a_list_of_numbers_is_an_answer_not_a_loop():

@@ -26,11 +26,6 @@ def is_navigation(sentence: str) -> bool:
     return len(_NUMBER.findall(sentence)) >= len(_WORD.findall(sentence))
 
 
-def has_leaders(sentence: str) -> bool:
-    """Whether the sentence holds dot leaders (a contents or index line, or a run of several)."""
-    return _LEADER.search(sentence) is not None
-
-
 def without_leaders(sentence: str) -> str:
     """A command list's entry as words: each run of dot leaders and the page number after it becomes ": "
     ("\\foo . . . . 41 Sets foo." -> "\\foo: Sets foo."; ". . . 192 leqno Numbers at the left." -> "leqno Numbers

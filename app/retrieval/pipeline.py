@@ -21,7 +21,6 @@ import numpy as np
 
 from app.retrieval.calibration import calibration_for
 from app.retrieval.candidates import MEANING_RANK_K, WEIGHTS, choose_interleaved, fuse
-from app.retrieval.descriptions import with_descriptions
 from app.retrieval.generation import answer_context, generate_text, is_unhelpful, quoted
 from app.retrieval.index_store import AttentionIndex, folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.indexing import build_index, bytes_per_token, index_meta
@@ -115,7 +114,7 @@ def retrieve(
     else:
         outcome = _focused(run, text, sentences, windows, folder, mode)
     remember_speed(model, run.layer, outcome.state.processed_tokens, outcome.state.seconds)
-    result = _result(text, run, outcome, windows, started, describe=mode != "full")
+    result = _result(text, run, outcome, windows, started)
     result.stats.update(mode=mode, **outcome.stats)
     return result
 
@@ -282,12 +281,8 @@ def _window_maxima(doc: TokenizedDocument, windows: list[tuple[int, int]], unit_
     return np.maximum.reduceat(unit_scores, firsts).tolist() if len(firsts) else []
 
 
-def _result(
-    text: str, run: Run, outcome: _Outcome, windows: list[tuple[int, int]], started: float, describe: bool
-) -> RetrievalResult:
-    """Normalise scores to 0..1 and turn retained units into passages with exact character spans; with
-    `describe` (not the exact pass, whose passages stay the retained sentences), a retained term widens to
-    the sentence that describes it."""
+def _result(text: str, run: Run, outcome: _Outcome, windows: list[tuple[int, int]], started: float) -> RetrievalResult:
+    """Normalise scores to 0..1 and turn retained units into passages with exact character spans."""
     doc, state = run.doc, outcome.state
     top_window = max(outcome.window_scores, default=0.0) or 1.0
     spans = [window_span(doc, first, end, n, raw / top_window)
@@ -295,8 +290,6 @@ def _result(
     top_unit = max(state.unit_scores.values(), default=0.0) or 1.0
     passages = [_passage(text, doc, u, state.unit_scores.get(u, 0.0) / top_unit,
                          "meaning" if u in outcome.beside_loop else "loop") for u in state.retained]
-    if describe:
-        passages = with_descriptions(text, doc.unit_chars, passages)
     seconds = time.perf_counter() - started
     stats = {
         "document_tokens": doc.num_tokens,
