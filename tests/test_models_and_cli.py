@@ -127,21 +127,21 @@ def test_ask_prints_the_final_answer_not_the_models_set_aside_reply(tmp_path, mo
     from app.retrieval.types import AnswerResult, Passage
 
     document = tmp_path / "a.txt"
-    document.write_text("Interactive mode uses the GNU readline library. It keeps a history.", encoding="utf-8")
+    document.write_text("Notes\n\nInteractive mode uses the GNU readline library. It keeps a history.", encoding="utf-8")
     monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: object())
     quote = 'From the document: "Interactive mode uses the GNU readline library."'
 
     def answer(text, sentences, question, model, settings, on_progress=None, on_token=None, cancel=None):
         if on_token is not None:
             on_token("The library that provides it is:")  # the reply the answer check sets aside
-        passage = Passage(0, 47, 1.0, text[:47])
+        passage = Passage(7, 54, 1.0, text[7:54])
         return AnswerResult(quote, [passage], [], {"answer_source": "evidence"})
 
     monkeypatch.setattr(pipeline, "answer", answer)
     assert cli.main(["ask", str(document), "Which library?", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(quote + "\n") and "provides it is:" not in out
-    assert "Passages used:" in out and "[1.00] (chars 0-47) Interactive mode uses" in out
+    assert "Passages used:" in out and "[1.00] (line 3) Interactive mode uses" in out
 
 
 def test_bad_input_from_the_core_exits_2(failing_answer, capsys):
