@@ -168,6 +168,18 @@ def test_job_signals_arrive_on_gui_thread_even_for_lambdas(qtbot):
     assert [d for d, _ in seen] == [1, 2, 3] and {t for _, t in seen} == {threading.get_ident()}
 
 
+def test_a_worker_outliving_its_signals_bridge_ends_quietly():
+    """A window closed and deleted while its worker still runs: the worker's reports are dropped, not raised
+    out of the thread pool ("Signal source has been deleted")."""
+    import shiboken6
+
+    job = _Job(lambda job: job.emit_progress(Progress("loading", 0, 0)) or "done")
+    shiboken6.delete(job.signals)
+    job.signals.post("progress", Progress("loading", 0, 0))
+    job.run()  # started, progress, succeeded, finished: all dropped
+    assert job.signals.detached
+
+
 def test_job_failure_cancel_and_detach(qtbot):
     runner = JobRunner()
     failing = _Job(lambda job: 1 / 0)

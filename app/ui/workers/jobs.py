@@ -78,8 +78,12 @@ class JobSignals(QObject):
             signal.emit(payload)
 
     def post(self, kind: str, payload: object = _NO_PAYLOAD) -> None:
-        """Send an event from any thread; it arrives on the GUI thread."""
-        self._event.emit(kind, payload)
+        """Send an event from any thread; it arrives on the GUI thread. Once the bridge is gone (its window
+        closed and Qt deleted it while the worker went on) the event is dropped: nobody is listening."""
+        try:
+            self._event.emit(kind, payload)
+        except RuntimeError:  # "Signal source has been deleted"
+            self.detached = True
 
     def give_up(self) -> None:
         """GUI thread: report ``cancelled`` now and drop what the worker sends later."""
