@@ -176,6 +176,19 @@ def test_numbered_headings_are_recognised():
     assert all(is_heading(t) for t in headings) and not any(is_heading(t) for t in others)
 
 
+def test_a_quote_goes_on_with_the_next_sentence_of_its_paragraph_only():
+    text = ("The vectorization requirement can be used to speed up the integrand. Note that in the current "
+            "implementation n will be either 15 or 21.\n\nThe ex argument is a pointer passed down.")
+    spans = np.asarray([(s.start, s.end) for s in split_sentences(text)], dtype=np.int64)
+    topic = _passage(text, "The vectorization requirement can be used to speed up the integrand.", 1.0)
+    detail = _passage(text, "Note that in the current implementation n will be either 15 or 21.", 0.5)
+    assert quoted(topic, text, spans) == (f'{QUOTED_PREFIX}"The vectorization requirement can be used to speed up '
+                                          'the integrand. Note that in the current implementation n will be either '
+                                          '15 or 21."')
+    assert quoted(detail, text, spans) == f'{QUOTED_PREFIX}"{detail.text}"', "a blank line ends the paragraph"
+    assert quoted(topic) == f'{QUOTED_PREFIX}"{topic.text}"', "without the document, the passage alone"
+
+
 def test_a_quote_that_does_not_end_a_sentence_goes_on_with_what_it_introduces():
     text = ("OpenMP needs flags when linking.\n\nFor a package with Fortran code using OpenMP the appropriate lines are\n"
             "PKG_FFLAGS = $(SHLIB_OPENMP_FFLAGS)\nPKG_LIBS = $(SHLIB_OPENMP_CFLAGS)\n"

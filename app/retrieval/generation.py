@@ -235,11 +235,31 @@ def is_unhelpful(answer: str, question: str, context: str) -> bool:
 def quoted(passage: Passage, text: str = "", sentence_spans: np.ndarray | None = None) -> str:
     """The passage as the answer, labelled as a quote, without dot leaders and their page numbers. Given the
     document's `text` and sentence spans, a passage that does not end a sentence ("For a package with Fortran
-    code using OpenMP the appropriate lines are") goes on with what follows it, up to `QUOTE_MAX_CHARS`."""
+    code using OpenMP the appropriate lines are") goes on with what follows it, and then with the next
+    sentence of its paragraph, up to `QUOTE_MAX_CHARS`: manuals often name a topic in one sentence and give
+    the detail in the next ("… instead of calling it n times. Note that …, n will be either 15 or 21.")."""
     words = " ".join(passage.text.split())
-    if text and sentence_spans is not None and not is_navigation(passage.text):
-        words = " ".join([words, *_what_follows(text, sentence_spans, passage, QUOTE_MAX_CHARS - len(words))])
+    if not text or sentence_spans is None or sentence_spans.size == 0 or is_navigation(passage.text):
+        return f'{QUOTED_PREFIX}"{without_leaders(words)}"'
+    follows = _what_follows(text, sentence_spans, passage, QUOTE_MAX_CHARS - len(words))
+    words = " ".join([words, *follows])
+    first = int(np.searchsorted(sentence_spans[:, 0], passage.end, side="left"))
+    end = int(sentence_spans[first + len(follows) - 1, 1]) if follows else passage.end
+    words = " ".join([words, *_next_in_paragraph(text, sentence_spans, end, QUOTE_MAX_CHARS - len(words))])
     return f'{QUOTED_PREFIX}"{without_leaders(words)}"'
+
+
+def _next_in_paragraph(text: str, sentence_spans: np.ndarray, end: int, room: int) -> list[str]:
+    """The sentence that starts after `end` in the same paragraph (no blank line between), if it says
+    something and fits in `room` characters."""
+    following = int(np.searchsorted(sentence_spans[:, 0], end, side="left"))
+    if following >= len(sentence_spans):
+        return []
+    start, stop = (int(v) for v in sentence_spans[following])
+    piece = " ".join(text[start:stop].split())
+    if "\n\n" in text[end:start] or len(piece) > room or not says_something(piece):
+        return []
+    return [piece]
 
 
 def _what_follows(text: str, sentence_spans: np.ndarray, passage: Passage, room: int) -> list[str]:
