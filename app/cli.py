@@ -198,7 +198,10 @@ def _print_passages(passages: Sequence[Any], document: Any) -> None:
     print("\nPassages used:")
     for passage in reading_order(passages)[:10]:
         index = document.page_at(passage.start)
-        where = f"p. {document.page_label(index)}" if index is not None else f"line {document.line_at(passage.start) + 1}"
+        if index is not None:
+            where = f"p. {document.page_label(index)}"
+        else:
+            where = f"line {document.line_at(passage.start) + 1}"
         print(f"  [{passage.score:.2f}] ({where}) {' '.join(passage.text.split())[:160]}")
 
 

@@ -19,7 +19,7 @@ from app.retrieval.prompt import answer_prompt_ids
 from app.retrieval.types import CancelToken, Passage, TokenCallback
 
 QUOTED_PREFIX = "From the document: "
-QUOTE_MAX_CHARS = 320  # a quote that does not end a sentence goes on with what follows, up to this length
+QUOTE_MAX_CHARS = 320  # a quote goes on (an unfinished sentence, the next one of its paragraph) up to this length
 QUOTE_MAX_UNITS = 6
 MIN_WORDS = 4  # fewer words than this is a fragment: a term, a label, a code line
 _ENDS_A_SENTENCE = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*\s*$")
