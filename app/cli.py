@@ -135,7 +135,8 @@ def run_ask(options: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_BAD_INPUT)
     progress.finish()
     if options.json:
-        json.dump(result.to_json(_one_based_page(document)), sys.stdout, ensure_ascii=False)
+        lines = (lambda offset: document.line_at(offset) + 1) if document.kind == "text" else None
+        json.dump(result.to_json(_one_based_page(document), lines), sys.stdout, ensure_ascii=False)
     else:
         print(result.answer)
         _print_passages(result.passages, document)

@@ -66,6 +66,7 @@ def test_ask_prints_the_json_contract(tiny_folder, tmp_path, capsys, haystack):
     for passage in out["passages"]:
         assert text[passage["start"] : passage["end"]] == passage["text"]
         assert passage["page"] is None and passage["kept_by"] == "loop", "the full pass keeps only the loop's"
+        assert passage["line"] == text.count("\n", 0, passage["start"]) + 1
     assert out["stats"]["windows"] == len(out["windows"]) > 1
     assert {"document_tokens", "retrieval_seconds", "generation_seconds", "model", "device"} <= set(out["stats"])
     assert out["stats"]["mode"] == "full"

@@ -123,17 +123,24 @@ class AnswerResult:
     windows: list[WindowScore]
     stats: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self, document_pages: Callable[[int], int | None] | None = None) -> dict[str, Any]:
-        """The JSON shape of the command-line contract; `document_pages` maps an offset to a 1-based page."""
+    def to_json(
+        self, document_pages: Callable[[int], int | None] | None = None,
+        document_lines: Callable[[int], int] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON shape of the command-line contract; `document_pages` maps an offset to a 1-based page, and
+        `document_lines` (given for text files) to a 1-based line, added to each passage as `line`."""
 
         def page(offset: int) -> int | None:
             return document_pages(offset) if document_pages else None
 
+        def where(offset: int) -> dict[str, int]:
+            return {"line": document_lines(offset)} if document_lines else {}
+
         return {
             "answer": self.answer,
             "passages": [
-                {"text": p.text, "start": p.start, "end": p.end, "page": page(p.start), "score": round(p.score, 4),
-                 "kept_by": p.kept_by}
+                {"text": p.text, "start": p.start, "end": p.end, "page": page(p.start), **where(p.start),
+                 "score": round(p.score, 4), "kept_by": p.kept_by}
                 for p in self.passages
             ],
             "windows": [{"start": w.start, "end": w.end, "score": round(w.score, 4)} for w in self.windows],
