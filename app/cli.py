@@ -135,7 +135,7 @@ def run_ask(options: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_BAD_INPUT)
     progress.finish()
     if options.json:
-        lines = (lambda offset: document.line_at(offset) + 1) if document.kind == "text" else None
+        lines = _one_based_line(document) if document.kind == "text" else None
         json.dump(result.to_json(_one_based_page(document), lines), sys.stdout, ensure_ascii=False)
     else:
         print(result.answer)
@@ -193,16 +193,21 @@ def _one_based_page(document: Any) -> Any:
     return page
 
 
+def _one_based_line(document: Any) -> Any:
+    def line(offset: int) -> int:
+        return int(document.line_at(offset)) + 1
+
+    return line
+
+
 def _print_passages(passages: Sequence[Any], document: Any) -> None:
     from app.retrieval.generation import reading_order
 
     print("\nPassages used:")
+    line = _one_based_line(document)
     for passage in reading_order(passages)[:10]:
         index = document.page_at(passage.start)
-        if index is not None:
-            where = f"p. {document.page_label(index)}"
-        else:
-            where = f"line {document.line_at(passage.start) + 1}"
+        where = f"p. {document.page_label(index)}" if index is not None else f"line {line(passage.start)}"
         print(f"  [{passage.score:.2f}] ({where}) {' '.join(passage.text.split())[:160]}")
 
 

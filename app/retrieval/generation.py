@@ -145,7 +145,12 @@ def says_something(sentence: str, min_words: int = MIN_WORDS) -> bool:
 
 def reading_order(passages: Sequence[Passage]) -> list[Passage]:
     """Passages as a reader wants them listed: the ones that say something by score, then the fragments."""
-    return sorted(passages, key=lambda p: (not says_something(p.text), -p.score, p.start))
+    return sorted(passages, key=reading_key)
+
+
+def reading_key(passage: Passage) -> tuple[bool, float, int]:
+    """The sort key of `reading_order`: fragments last, then best score first, then document order."""
+    return (not says_something(passage.text), -passage.score, passage.start)
 
 
 def is_heading(sentence: str) -> bool:
@@ -241,34 +246,33 @@ def quoted(passage: Passage, text: str = "", sentence_spans: np.ndarray | None =
     words = " ".join(passage.text.split())
     if not text or sentence_spans is None or sentence_spans.size == 0 or is_navigation(passage.text):
         return f'{QUOTED_PREFIX}"{without_leaders(words)}"'
-    follows = _what_follows(text, sentence_spans, passage, QUOTE_MAX_CHARS - len(words))
+    following = int(np.searchsorted(sentence_spans[:, 0], passage.end, side="left"))  # the sentence after it
+    follows = _what_follows(text, sentence_spans, following, passage, QUOTE_MAX_CHARS - len(words))
     words = " ".join([words, *follows])
-    first = int(np.searchsorted(sentence_spans[:, 0], passage.end, side="left"))
-    end = int(sentence_spans[first + len(follows) - 1, 1]) if follows else passage.end
-    words = " ".join([words, *_next_in_paragraph(text, sentence_spans, end, QUOTE_MAX_CHARS - len(words))])
+    end = int(sentence_spans[following + len(follows) - 1, 1]) if follows else passage.end
+    words = " ".join([words, *_next_in_paragraph(text, sentence_spans, following + len(follows), end,
+                                                 QUOTE_MAX_CHARS - len(words))])
     return f'{QUOTED_PREFIX}"{without_leaders(words)}"'
 
 
-def _next_in_paragraph(text: str, sentence_spans: np.ndarray, end: int, room: int) -> list[str]:
-    """The sentence that starts after `end` in the same paragraph (no blank line between), if it says
-    something and fits in `room` characters."""
-    following = int(np.searchsorted(sentence_spans[:, 0], end, side="left"))
-    if following >= len(sentence_spans):
+def _next_in_paragraph(text: str, sentence_spans: np.ndarray, unit: int, end: int, room: int) -> list[str]:
+    """Sentence `unit`, the one after the quote (which ends at `end`), when it is in the same paragraph (no
+    blank line between), says something and fits in `room` characters."""
+    if unit >= len(sentence_spans):
         return []
-    start, stop = (int(v) for v in sentence_spans[following])
+    start, stop = (int(v) for v in sentence_spans[unit])
     piece = " ".join(text[start:stop].split())
     if "\n\n" in text[end:start] or len(piece) > room or not says_something(piece):
         return []
     return [piece]
 
 
-def _what_follows(text: str, sentence_spans: np.ndarray, passage: Passage, room: int) -> list[str]:
-    """The sentences after an unfinished `passage` (a list or code it introduces, the rest of a sentence cut
-    by a page break), until one ends a sentence or `room` characters are used."""
+def _what_follows(text: str, sentence_spans: np.ndarray, following: int, passage: Passage, room: int) -> list[str]:
+    """The sentences from `following` on after an unfinished `passage` (a list or code it introduces, the rest
+    of a sentence cut by a page break), until one ends a sentence or `room` characters are used."""
     pieces: list[str] = []
-    if _ENDS_A_SENTENCE.search(passage.text) or sentence_spans.size == 0:
+    if _ENDS_A_SENTENCE.search(passage.text):
         return pieces
-    following = int(np.searchsorted(sentence_spans[:, 0], passage.end, side="left"))
     for start, end in sentence_spans[following : following + QUOTE_MAX_UNITS].tolist():
         piece = " ".join(text[start:end].split())
         if len(piece) > room or is_navigation(piece):

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject
 
-from app.retrieval.generation import says_something
+from app.retrieval.generation import reading_key
 from app.retrieval.types import AnswerResult, Passage, WindowScore
 from app.ui.answer_panel import AnswerPanel, PassageRow
 from app.ui.document_area import DocumentArea
@@ -96,9 +96,7 @@ class PassageNavigator(QObject):
     def _sort_key(self, item: Item) -> tuple[bool, float, int]:
         """Page order, or by score with the passages that say something before fragments ("I", "shift [n]")."""
         passage = item[0]
-        if self.order == "page":
-            return (False, passage.start, 0)
-        return (not says_something(passage.text), -passage.score, passage.start)
+        return (False, passage.start, 0) if self.order == "page" else reading_key(passage)
 
     def _row_of(self, passage: Passage) -> int:
         return next(i for i, p in enumerate(self.passages) if p is passage)
