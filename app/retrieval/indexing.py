@@ -1,5 +1,5 @@
-"""Building a document's indexes without a question, in the background, resumably: first the sentence
-embeddings (quick), then the attention index.
+"""Building a document's indexes without a question, in the background, resumably: first the static token
+vectors (seconds; kept in memory), then the sentence embeddings (quick), then the attention index.
 
 For the attention index, each window is read once, after the chat prompt's fixed opening (so the attention sink falls on the prompt,
 as in the full pass), up to the index layer; that layer's rotated keys of the window's tokens are stored.
@@ -25,6 +25,7 @@ from app.retrieval.index_store import folder_bytes, index_builder, open_index, o
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import context_prefix_ids
 from app.retrieval.segment_store import SegmentBuilder
+from app.retrieval.token_vectors import prepare as prepare_token_vectors
 from app.retrieval.types import CancelToken, Progress, ProgressCallback, RetrievalSettings, WindowScore
 from app.retrieval.units import SpanLike, TokenizedDocument, pack_windows
 from app.retrieval.workspace import index_folder, tokenized
@@ -92,6 +93,9 @@ def build_index(
     """Build (or resume, or find complete) the document's sentence embeddings, then its attention index;
     raises Cancelled when cancelled, returns early with `complete=False` when `should_pause()` turns true."""
     started = time.perf_counter()
+    if on_progress:
+        on_progress(Progress("embedding", 0, 1, message="Reading the document's words for meaning"))
+    prepare_token_vectors(text, sentences)
     embedded = build_embeddings(text, sentences, on_progress, cancel, should_pause)
     embedding_seconds = time.perf_counter() - started
     layer = index_layer_for(model, settings, on_progress, cancel)

