@@ -6,6 +6,7 @@ Accuracy means nothing here (the model is random); only the plumbing and the tab
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -95,6 +96,7 @@ def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, 
     import realdocs
 
     from app.documents import load_document
+    from app.retrieval import meaning, token_vectors
 
     path = tmp_path / "genesis.txt"
     path.write_text(haystack[:12000], encoding="utf-8")
@@ -117,6 +119,11 @@ def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, 
     assert realdocs.recall_rows([recall])[0][0] == "lexical alone"
     paraphrased = devset.Question("p", "genesis", "?", evidence, 1, "x", True, "name")
     assert realdocs._full_sample([question, paraphrased, question], 2) == [question, paraphrased]
+    home = os.environ["XDG_CACHE_HOME"]
+    with realdocs.cold_cache(tmp_path, "genesis"), realdocs.without_token_vectors():
+        assert os.environ["XDG_CACHE_HOME"] == str(tmp_path / "cold" / "genesis")
+        assert meaning.meaning_scores(document.text, document.sentences, question.question) is None
+    assert os.environ["XDG_CACHE_HOME"] == home and meaning.token_scores is token_vectors.token_scores
 
 
 def test_nih_heads_variant_switches_the_full_pass_heads():

@@ -6,8 +6,9 @@
         [--full-limit 1] [--questions 0] [--json out.json]
 
 Per document, in one process and one run:
-1. With an empty cache, open the PDF and ask the first question in auto mode before any attention index
-   exists (lexical candidates only): "open s" and the cold "first answer s" of auto.
+1. With an empty cache, open the PDF and ask the first question in auto mode before the attention index and
+   the sentence embeddings exist (BM25 and the static token vectors): "open s" and the cold "first answer s"
+   of auto.
 2. Build the attention index without a question (`build_index`): seconds, tokens/s, bytes.
 3. Every question with every method:
    auto     the default: candidates from BM25, sentence embeddings and the attention index (each ranking
@@ -20,12 +21,12 @@ Per document, in one process and one run:
    auto-k600   the same, the loop keeping the sentences of its best 600 tokens instead of 300 (any N)
    auto-c6144  the same, the loop reading 6,144 candidate tokens instead of 4,096 (any N)
    cold     auto before the attention index and the sentence embeddings exist (BM25 and the static token
-            vectors): what a user gets at once
+            vectors), each document in an empty cache: what a user gets at once
+   cold-words  the same without the static token vectors (BM25 alone, as before them)
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
    minilm   MiniLM sentence embeddings alone (top 36), same answer step
-   meaning  the app's meaning ranking alone (MiniLM: the better of each sentence and its neighbourhood, plus
-            the static token vectors), top 36
+   meaning  the app's meaning ranking alone (MiniLM: the better of each sentence and its neighbourhood), top 36
    full     the paper's exact pass over every window (slow: only the first `--full-limit` questions per
             document, alternating lexical and paraphrased ones)
 Metrics: `evidence` = the retained passages cover at least half of the evidence string; `page` = the best
@@ -38,12 +39,14 @@ the best passage (what a quoted answer would say); `first s` = time to the first
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -57,7 +60,8 @@ from devset import DevDocument, Question, evidence_span, load_devset, pdf_path  
 from sentence_rankers import bm25_passages, meaning_passages, minilm_passages  # noqa: E402
 
 from app.documents import Document, load_document  # noqa: E402
-from app.retrieval import lexical, workspace  # noqa: E402
+from app.retrieval import lexical, token_vectors, workspace  # noqa: E402
+from app.retrieval import meaning as meaning_module  # noqa: E402
 from app.retrieval.candidates import WEIGHTS, choose_interleaved, choose_units, fuse, ranks  # noqa: E402
 from app.retrieval.generation import best_passage  # noqa: E402
 from app.retrieval.indexing import build_index  # noqa: E402
@@ -65,7 +69,7 @@ from app.retrieval.models import LoadedModel, load_model  # noqa: E402
 from app.retrieval.pipeline import answer, answer_from_passages, candidate_rankings  # noqa: E402
 from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
-METHODS = ["auto", "auto-heads", "cold", "indexed", "bm25", "minilm", "meaning", "full"]
+METHODS = ["auto", "auto-heads", "cold", "cold-words", "indexed", "bm25", "minilm", "meaning", "full"]
 BUDGETS = (2048, 4096, 6144)
 # Ways to choose the loop's candidates from the sources' rankings, compared in the recall table.
 STRATEGIES: dict[str, tuple[str, dict[str, float]]] = {
@@ -209,9 +213,45 @@ def recall_rows(recalls: list[Recall]) -> list[list[object]]:
 
 
 def forget_memory_caches() -> None:
-    """What a fresh process would have: no tokenised document, no lexical index in memory."""
+    """What a fresh process would have: no tokenised document, no lexical index, no token vectors in memory."""
     workspace._tokenized.clear()
     lexical._cache.clear()
+    token_vectors._documents.clear()
+    token_vectors._tables.clear()
+
+
+COLD = RetrievalSettings(mode="auto", build_index=False)
+
+
+@contextlib.contextmanager
+def cold_cache(cache_root: Path, doc_id: str, name: str = "cold") -> Iterator[None]:
+    """An empty cache for the cold questions (only the converted model is shared: loading is not measured), and
+    nothing of the document in memory; the document's own cache again afterwards."""
+    folder = cache_root / name / doc_id
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "InfiniRetri").mkdir(parents=True)
+    models = cache_root / doc_id / "InfiniRetri" / "models"
+    if models.exists():
+        (folder / "InfiniRetri" / "models").symlink_to(models.resolve())
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    forget_memory_caches()
+    try:
+        yield
+    finally:
+        os.environ["XDG_CACHE_HOME"] = before or ""
+        forget_memory_caches()
+
+
+@contextlib.contextmanager
+def without_token_vectors() -> Iterator[None]:
+    """The meaning ranking without the static token vectors (what the first question had before them)."""
+    saved = meaning_module.token_scores
+    meaning_module.token_scores = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        meaning_module.token_scores = saved
 
 
 def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Question], methods: Sequence[str],
@@ -224,13 +264,16 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
     run.open_seconds = time.perf_counter() - started
     outcomes: list[Outcome] = []
     auto = RetrievalSettings(mode="auto")
-    cold = RetrievalSettings(mode="auto", build_index=False)
     if "cold" in methods or "auto" in methods:
-        first = ask_core(model, document, questions[0], "cold", cold)
-        run.cold_first_seconds = first.seconds
-        if "cold" in methods:
-            outcomes.append(_log(first))
-            outcomes += [_log(ask_core(model, document, q, "cold", cold)) for q in questions[1:]]
+        with cold_cache(cache_root, dev_doc.id):
+            first = ask_core(model, document, questions[0], "cold", COLD)
+            run.cold_first_seconds = first.seconds
+            if "cold" in methods:
+                outcomes.append(_log(first))
+                outcomes += [_log(ask_core(model, document, q, "cold", COLD)) for q in questions[1:]]
+    if "cold-words" in methods:  # the same before the static token vectors: BM25 alone at first
+        with cold_cache(cache_root, dev_doc.id, "cold-words"), without_token_vectors():
+            outcomes += [_log(ask_core(model, document, q, "cold-words", COLD)) for q in questions]
     report = build_index(document.text, document.sentences, model, auto)
     run.tokens, run.index_seconds = report.document_tokens, report.seconds
     run.minilm_build_seconds = report.embedding_seconds

@@ -48,8 +48,8 @@ def minilm_passages(text: str, sentences: Sequence[Any], question: str, k: int =
 
 
 def meaning_passages(text: str, sentences: Sequence[Any], question: str, k: int = TOP_SENTENCES) -> list[Passage]:
-    """The app's meaning ranking (MiniLM embeddings, the better of each sentence and its neighbourhood, with
-    the static token vectors), the sentences embedded first if needed."""
+    """The app's meaning ranking once the sentences are embedded (they are first if needed): MiniLM, the
+    better of each sentence and its neighbourhood."""
     build_embeddings(text, sentences)
     scores = meaning_scores(text, sentences, question)
     if scores is None:
