@@ -34,6 +34,7 @@ from app.retrieval.workspace import text_key
 TABLE_VERSION = 1
 TABLE_BATCH = 1024  # vocabulary tokens read per forward pass
 CHUNK_TOKENS = 16384  # document tokens turned into sentence vectors at a time (memory stays flat)
+TOKENIZE_SENTENCES = 2048  # sentences tokenised per call: a shorter hold of the GIL (the GUI thread stays live)
 DOCUMENTS_KEPT = 2  # documents whose token ids stay in memory (the open one and the one before)
 
 
@@ -174,8 +175,11 @@ def document_tokens(text: str, sentences: Sequence[SpanLike], embedder: Sentence
 
 def _tokenize_document(text: str, sentences: Sequence[SpanLike], embedder: SentenceEmbedder,
                        table: TokenTable) -> DocumentTokens:
-    encoded = embedder.tokenizer([text[s.start : s.end] for s in sentences], add_special_tokens=False,
-                                 return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+    encoded: list[list[int]] = []
+    for first in range(0, len(sentences), TOKENIZE_SENTENCES):
+        batch = [text[s.start : s.end] for s in sentences[first : first + TOKENIZE_SENTENCES]]
+        encoded += embedder.tokenizer(batch, add_special_tokens=False, return_attention_mask=False,
+                                      return_token_type_ids=False)["input_ids"]
     lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=len(encoded))
     ids = np.fromiter((i for sentence in encoded for i in sentence), dtype=np.int32, count=int(lengths.sum()))
     table.ensure(ids)
