@@ -134,6 +134,8 @@ def run_ask(options: argparse.Namespace) -> int:
     except BadInputError as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
     progress.finish()
+    if not options.quiet and not fully_indexed(result.stats):
+        print(NOT_INDEXED_NOTE.format(file=options.file), file=sys.stderr)
     if options.json:
         lines = _one_based_line(document) if document.kind == "text" else None
         json.dump(result.to_json(_one_based_page(document), lines), sys.stdout, ensure_ascii=False)
@@ -142,6 +144,18 @@ def run_ask(options: argparse.Namespace) -> int:
         _print_passages(result.passages, document)
     print()
     return EXIT_OK
+
+
+NOT_INDEXED_NOTE = ("infiniretri: note: this document is not indexed yet, so passages were chosen by words and "
+                    "quick word vectors; `infiniretri index {file}` reads it once (minutes) and later questions "
+                    "find paraphrased passages more often")
+
+
+def fully_indexed(stats: dict[str, Any]) -> bool:
+    """Whether an auto answer could read the document's complete attention index (the last index built)."""
+    if stats.get("mode") != "auto":
+        return True
+    return int(stats.get("indexed_tokens", 0)) >= int(stats.get("document_tokens", 0))
 
 
 def run_index(options: argparse.Namespace) -> int:
@@ -228,7 +242,8 @@ class _StderrProgress:
         if progress.stage in ("retrieving", "indexing") and progress.total:
             eta = f", {progress.eta_seconds:.0f} s left" if progress.eta_seconds is not None else ""
             what = "indexed window" if progress.stage == "indexing" else "window"
-            line = f"{what} {progress.done}/{progress.total}, {progress.tokens_per_second:.0f} tokens/s{eta}"
+            rate = f", {progress.tokens_per_second:.0f} tokens/s" if progress.tokens_per_second else ""
+            line = f"{what} {progress.done}/{progress.total}{rate}{eta}"
         else:
             line = progress.message or progress.stage
         sys.stderr.write("\r\033[K" + line if sys.stderr.isatty() else line + "\n")

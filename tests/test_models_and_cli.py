@@ -100,6 +100,25 @@ def test_ask_reports_a_model_that_fails_to_load_with_exit_code_1(tmp_path, capsy
     assert "infiniretri:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("indexed, noted", [(0, True), (500, True), (1000, False)])
+def test_ask_says_when_the_document_is_not_indexed_yet(tmp_path, monkeypatch, capsys, indexed, noted):
+    """An auto answer over a document whose attention index is missing or partial suggests `index`."""
+    from app.retrieval import models, pipeline
+    from app.retrieval.types import AnswerResult
+
+    document = tmp_path / "a.txt"
+    document.write_text("One sentence here. Another one there.", encoding="utf-8")
+    monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: object())
+    stats = {"mode": "auto", "indexed_tokens": indexed, "document_tokens": 1000}
+    monkeypatch.setattr(pipeline, "answer", lambda *args, **kwargs: AnswerResult("Here.", [], [], stats))
+    assert cli.main(["ask", str(document), "What?"]) == 0
+    err = capsys.readouterr().err
+    assert (f"`infiniretri index {document}`" in err) is noted
+    assert cli.main(["ask", str(document), "What?", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    assert cli.fully_indexed({"mode": "full"}) and cli.fully_indexed({"mode": "indexed", "indexed_tokens": 0})
+
+
 @pytest.fixture
 def failing_answer(tmp_path, monkeypatch):
     """A document and a stand-in model; `set(exc)` makes the core's answer() raise `exc`."""
