@@ -106,6 +106,7 @@ def test_token_vectors_stand_in_for_the_embeddings_until_they_are_built(embedder
     question = "What did the waters bring forth abundantly?"
     static = meaning.standardised(token_vectors.token_scores(text, sentences, question))
     np.testing.assert_allclose(meaning.meaning_scores(text, sentences, question), static)  # nothing embedded yet
+    assert meaning.meaning(text, sentences, question).reading == "token vectors"
     calls = iter(range(10**6))
     assert not embeddings.build_embeddings(text, sentences, should_pause=lambda: next(calls) >= 1)
     partly = embeddings.embedding_scores(text, sentences, question)
@@ -114,9 +115,11 @@ def test_token_vectors_stand_in_for_the_embeddings_until_they_are_built(embedder
     mixed = meaning.meaning_scores(text, sentences, question)
     np.testing.assert_allclose(mixed[embedded], meaning.standardised(partly)[embedded], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(mixed[~embedded], static[~embedded], rtol=1e-5, atol=1e-6)
+    assert meaning.meaning(text, sentences, question).reading == "embeddings and token vectors"
     assert embeddings.build_embeddings(text, sentences)
     np.testing.assert_array_equal(meaning.meaning_scores(text, sentences, question),
                                   embeddings.embedding_scores(text, sentences, question))
+    assert meaning.meaning(text, sentences, question).reading == "embeddings"
 
 
 def test_without_the_embedding_package_there_is_no_meaning(monkeypatch, haystack):

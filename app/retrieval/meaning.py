@@ -14,6 +14,7 @@ more often on the real-document sets but answered fewer questions right (36 agai
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,19 +23,34 @@ from app.retrieval.token_vectors import token_scores
 from app.retrieval.units import SpanLike
 
 
-def meaning_scores(text: str, sentences: Sequence[SpanLike], question: str) -> np.ndarray | None:
+@dataclass
+class Meaning:
+    """Per sentence, the meaning score, and which reading gave it."""
+
+    scores: np.ndarray
+    reading: str  # "embeddings", "token vectors", or "embeddings and token vectors" (partly embedded)
+
+
+def meaning(text: str, sentences: Sequence[SpanLike], question: str) -> Meaning | None:
     """Per sentence, its embedding's score once embedded, standardised, and until then its token vectors'
     score, standardised; the embeddings' own scores once every sentence is embedded. None when neither is
     available (the embedding model is not installed)."""
     embedded = embedding_scores(text, sentences, question)
     if embedded is not None and np.isfinite(embedded).all():
-        return embedded
+        return Meaning(embedded, "embeddings")
     static = token_scores(text, sentences, question)
     if static is None:
-        return embedded
+        return None if embedded is None else Meaning(embedded, "embeddings")
     if embedded is None or not np.isfinite(embedded).any():
-        return standardised(static)
-    return np.where(np.isfinite(embedded), standardised(embedded), standardised(static)).astype(np.float32)
+        return Meaning(standardised(static), "token vectors")
+    mixed = np.where(np.isfinite(embedded), standardised(embedded), standardised(static)).astype(np.float32)
+    return Meaning(mixed, "embeddings and token vectors")
+
+
+def meaning_scores(text: str, sentences: Sequence[SpanLike], question: str) -> np.ndarray | None:
+    """The scores of `meaning` alone."""
+    found = meaning(text, sentences, question)
+    return None if found is None else found.scores
 
 
 def standardised(scores: np.ndarray) -> np.ndarray:

@@ -235,6 +235,7 @@ def _focused(
         "kept_beside_loop": len(beside_loop),
         "indexed_tokens": index.indexed_tokens if index is not None else 0,
         "sources": names,
+        "meaning_reading": rankings.meaning_reading,
         "index_bytes": index.size_bytes if index is not None else 0,
     }
     fused = fuse(list(rankings.scores.values())) if names else np.zeros(doc.num_units)

@@ -25,7 +25,7 @@ from app.retrieval.index_scoring import question_queries, score_document
 from app.retrieval.index_store import AttentionIndex
 from app.retrieval.lexical import LexicalIndex, lexical_index
 from app.retrieval.loop import Run
-from app.retrieval.meaning import meaning_scores
+from app.retrieval.meaning import meaning
 from app.retrieval.scoring import smooth
 from app.retrieval.units import SpanLike
 
@@ -38,6 +38,7 @@ class Rankings:
 
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    meaning_reading: str = ""  # what the meaning ranking read (see meaning.py), when there is one
 
 
 def rank_units(run: Run, text: str, sentences: Sequence[SpanLike], index: AttentionIndex | None,
@@ -48,7 +49,7 @@ def rank_units(run: Run, text: str, sentences: Sequence[SpanLike], index: Attent
     navigation = sentence_to_unit_scores(run.doc, words.spans, words.navigation) > 0
     for source in sources:
         started = time.perf_counter()
-        scores = _rank(source, run, text, sentences, index, words)
+        scores = _rank(source, run, text, sentences, index, words, rankings)
         if scores is not None:
             rankings.scores[source] = after_the_rest(scores, navigation)
             rankings.seconds[source] = round(time.perf_counter() - started, 3)
@@ -66,12 +67,15 @@ def after_the_rest(scores: np.ndarray, demoted: np.ndarray) -> np.ndarray:
 
 
 def _rank(source: str, run: Run, text: str, sentences: Sequence[SpanLike], index: AttentionIndex | None,
-          words: LexicalIndex) -> np.ndarray | None:
+          words: LexicalIndex, rankings: Rankings) -> np.ndarray | None:
     if source == "lexical":
         return sentence_to_unit_scores(run.doc, words.spans, words.scores(run.question))
     if source == "meaning" and sentences:
-        meaning = meaning_scores(text, sentences, run.question)
-        return None if meaning is None else sentence_to_unit_scores(run.doc, words.spans, meaning)
+        found = meaning(text, sentences, run.question)
+        if found is None:
+            return None
+        rankings.meaning_reading = found.reading
+        return sentence_to_unit_scores(run.doc, words.spans, found.scores)
     if source.startswith("attention") and index is not None:
         heads = None if source == "attention_all_heads" else run.heads.index
         return token_to_unit_scores(run.doc, attention_token_scores(run, index, heads))

@@ -41,6 +41,10 @@ def _auto_note(stats: dict[str, Any]) -> str:
     sources = [s for s in stats.get("sources") or (["lexical", "attention"] if indexed else ["lexical"])
                if s in _SOURCE_NAMES]
     names = [_SOURCE_NAMES[s] for s in sources] or [_SOURCE_NAMES["lexical"]]
+    if "meaning" in sources and stats.get("meaning_reading") == "token vectors":
+        names[sources.index("meaning")] = "word meaning (sentence meaning is not read yet)"
+    elif "meaning" in sources and stats.get("meaning_reading") == "embeddings and token vectors":
+        names[sources.index("meaning")] += " (partly read)"
     if "attention" in sources and total and 0 < indexed < total:
         names[sources.index("attention")] += f" ({int(100 * indexed / total)}% built)"
     rankers = f"{names[0]} ranks" if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]} rank"
