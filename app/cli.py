@@ -146,9 +146,8 @@ def run_ask(options: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-NOT_INDEXED_NOTE = ("infiniretri: note: this document is not indexed yet, so passages were chosen by words and "
-                    "quick word vectors; `infiniretri index {file}` reads it once (minutes) and later questions "
-                    "find paraphrased passages more often")
+NOT_INDEXED_NOTE = ("infiniretri: note: this document is not indexed yet, so passages were chosen without its "
+                    "sentence embeddings and attention index; `infiniretri index {file}` builds them once (minutes)")
 
 
 def fully_indexed(stats: dict[str, Any]) -> bool:

@@ -149,7 +149,8 @@ def test_method_lines_say_what_each_mode_did():
     assert "loop. 7 passages closest in meaning to the question were kept beside its choice." in method_note(beside)
     at_once = {"mode": "auto", "focus_tokens": 10, "indexed_tokens": 0, "document_tokens": 500,
                "sources": ["lexical", "meaning"], "meaning_reading": "token vectors"}
-    assert "keyword search and word meaning (sentence meaning is not read yet) rank best" in method_note(at_once)
+    assert ("keyword search and word meaning (the document is not yet read for sentence meaning) rank best"
+            in method_note(at_once))
     partly = {**beside, "meaning_reading": "embeddings and token vectors"}
     assert "keyword search, sentence meaning (partly read) and the attention index rank best" in method_note(partly)
     assert method_note({"mode": "full", "windows": 3}, requested="auto") == (

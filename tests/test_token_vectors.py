@@ -104,9 +104,19 @@ def test_token_vectors_stand_in_for_the_embeddings_until_they_are_built(embedder
     text = haystack[:5000]
     sentences = split_sentences(text)
     question = "What did the waters bring forth abundantly?"
-    static = meaning.standardised(token_vectors.token_scores(text, sentences, question))
-    np.testing.assert_allclose(meaning.meaning_scores(text, sentences, question), static)  # nothing embedded yet
-    assert meaning.meaning(text, sentences, question).reading == "token vectors"
+    monkeypatch.setattr(meaning, "READ_AGAIN", 5)
+    raw = token_vectors.token_scores(text, sentences, question)
+    static = meaning.standardised(raw)
+    at_once = meaning.meaning(text, sentences, question)  # nothing embedded yet
+    assert at_once.reading == "token vectors"
+    best = np.argsort(-raw, kind="stable")[:5]
+    read = embedder.embed([text[sentences[i].start : sentences[i].end] for i in best]) @ embedder.embed([question])[0]
+    np.testing.assert_allclose(at_once.scores[best], meaning.standardised(read) + meaning.standardised(raw[best]),
+                               rtol=1e-4, atol=1e-5)
+    rest = np.setdiff1d(np.arange(len(sentences)), best)
+    assert at_once.scores[rest].max() < at_once.scores[best].min()  # the sentences read again come first
+    np.testing.assert_allclose(at_once.scores[rest] - static[rest], at_once.scores[rest[0]] - static[rest[0]],
+                               rtol=1e-5)  # the others keep the token vectors' order
     calls = iter(range(10**6))
     assert not embeddings.build_embeddings(text, sentences, should_pause=lambda: next(calls) >= 1)
     partly = embeddings.embedding_scores(text, sentences, question)

@@ -42,7 +42,7 @@ def _auto_note(stats: dict[str, Any]) -> str:
                if s in _SOURCE_NAMES]
     names = [_SOURCE_NAMES[s] for s in sources] or [_SOURCE_NAMES["lexical"]]
     if "meaning" in sources and stats.get("meaning_reading") == "token vectors":
-        names[sources.index("meaning")] = "word meaning (sentence meaning is not read yet)"
+        names[sources.index("meaning")] = "word meaning (the document is not yet read for sentence meaning)"
     elif "meaning" in sources and stats.get("meaning_reading") == "embeddings and token vectors":
         names[sources.index("meaning")] += " (partly read)"
     if "attention" in sources and total and 0 < indexed < total:
