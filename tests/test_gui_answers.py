@@ -151,8 +151,6 @@ def test_method_lines_say_what_each_mode_did():
                "sources": ["lexical", "meaning"], "meaning_reading": "token vectors"}
     assert ("keyword search and word meaning (the document is not yet read for sentence meaning) rank best"
             in method_note(at_once))
-    partly = {**beside, "meaning_reading": "embeddings and token vectors"}
-    assert "keyword search, sentence meaning (partly read) and the attention index rank best" in method_note(partly)
     assert method_note({"mode": "full", "windows": 3}, requested="auto") == (
         "Full pass: the document is short, so all 3 windows were read."
     )

@@ -32,23 +32,21 @@ class Meaning:
     """Per sentence, the meaning score, and which reading gave it."""
 
     scores: np.ndarray
-    reading: str  # "embeddings", "token vectors", or "embeddings and token vectors" (partly embedded)
+    reading: str  # "embeddings" (every sentence embedded) or "token vectors" (until then)
 
 
 def meaning(text: str, sentences: Sequence[SpanLike], question: str) -> Meaning | None:
-    """Per sentence, its embedding's score once embedded, standardised, and until then its token vectors'
-    score, standardised; the embeddings' own scores once every sentence is embedded. None when neither is
-    available (the embedding model is not installed)."""
+    """The embeddings' scores once every sentence is embedded; until then the token vectors' scores,
+    standardised, with their best READ_AGAIN sentences embedded at once and ranked first (a partly built
+    store is left aside: this is the ranking measured for questions asked before the embeddings are built).
+    None when the embedding model is not installed."""
     embedded = embedding_scores(text, sentences, question)
     if embedded is not None and np.isfinite(embedded).all():
         return Meaning(embedded, "embeddings")
     static = token_scores(text, sentences, question)
     if static is None:
         return None if embedded is None else Meaning(embedded, "embeddings")
-    if embedded is None or not np.isfinite(embedded).any():
-        return Meaning(best_read_again(text, sentences, question, static), "token vectors")
-    mixed = np.where(np.isfinite(embedded), standardised(embedded), standardised(static)).astype(np.float32)
-    return Meaning(mixed, "embeddings and token vectors")
+    return Meaning(best_read_again(text, sentences, question, static), "token vectors")
 
 
 def meaning_scores(text: str, sentences: Sequence[SpanLike], question: str) -> np.ndarray | None:

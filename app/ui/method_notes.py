@@ -43,8 +43,6 @@ def _auto_note(stats: dict[str, Any]) -> str:
     names = [_SOURCE_NAMES[s] for s in sources] or [_SOURCE_NAMES["lexical"]]
     if "meaning" in sources and stats.get("meaning_reading") == "token vectors":
         names[sources.index("meaning")] = "word meaning (the document is not yet read for sentence meaning)"
-    elif "meaning" in sources and stats.get("meaning_reading") == "embeddings and token vectors":
-        names[sources.index("meaning")] += " (partly read)"
     if "attention" in sources and total and 0 < indexed < total:
         names[sources.index("attention")] += f" ({int(100 * indexed / total)}% built)"
     rankers = f"{names[0]} ranks" if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]} rank"
