@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import zipfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from app.retrieval.workspace import text_key
 
 TABLE_VERSION = 1
 TABLE_BATCH = 1024  # vocabulary tokens read per forward pass
+SAVE_AFTER = 64  # new token vectors worth writing the table again (a document's, not a question's)
 CHUNK_TOKENS = 16384  # document tokens turned into sentence vectors at a time (memory stays flat)
 TOKENIZE_SENTENCES = 2048  # sentences tokenised per call: a shorter hold of the GIL (the GUI thread stays live)
 DOCUMENTS_KEPT = 2  # documents whose token ids stay in memory (the open one and the one before)
@@ -113,7 +115,8 @@ class TokenTable:
                 batch = missing[start : start + TABLE_BATCH]
                 self.vectors[batch] = self._read_alone(batch).astype(np.float16)  # as stored
             self.known[missing] = True
-            self._save()
+            if len(missing) >= SAVE_AFTER:  # a question's few new tokens are cheaper to recompute than to save
+                self._save()
 
     def _read_alone(self, ids: np.ndarray) -> np.ndarray:
         """Each token read alone between the model's [CLS] and [SEP]: its output vector at its own position."""
@@ -130,8 +133,8 @@ class TokenTable:
         try:
             with np.load(self.path) as stored:
                 vectors, known = stored["vectors"], stored["known"]
-        except (OSError, ValueError, KeyError):
-            return
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return  # missing or damaged: recomputed as needed
         if vectors.shape == self.vectors.shape and known.shape == self.known.shape:
             self.vectors, self.known = vectors.astype(np.float32), known.astype(bool)
 
