@@ -65,11 +65,10 @@ def token_scores(text: str, sentences: Sequence[SpanLike], question: str, neighb
     """Per sentence, the question's cosine to the sentence's static vector or, with `neighbourhood`, the
     better of that and its cosine to the sum of the sentence's and its two neighbours' unit vectors (as
     embeddings.embedding_scores). None when the embedder is not installed or there are no sentences."""
-    embedder = embeddings.sentence_embedder()
-    if not isinstance(embedder, SentenceEmbedder) or not sentences:
+    opened = _opened(text, sentences)
+    if opened is None:
         return None
-    table = token_table(embedder)
-    document = document_tokens(text, sentences, embedder, table)
+    embedder, table, document = opened
     query = _question_vector(question, embedder, table, document)
     if query is None:
         return np.full(len(sentences), -np.inf, dtype=np.float32)
@@ -84,11 +83,16 @@ def token_scores(text: str, sentences: Sequence[SpanLike], question: str, neighb
 def prepare(text: str, sentences: Sequence[SpanLike]) -> bool:
     """Compute what a question will need (the document's token vectors and ids), as a document opens;
     False when the embedder is not installed or there are no sentences."""
+    return _opened(text, sentences) is not None
+
+
+def _opened(text: str, sentences: Sequence[SpanLike]) -> tuple[SentenceEmbedder, TokenTable, DocumentTokens] | None:
+    """The embedder, its token table and the document's tokens; None without an embedder or sentences."""
     embedder = embeddings.sentence_embedder()
     if not isinstance(embedder, SentenceEmbedder) or not sentences:
-        return False
-    document_tokens(text, sentences, embedder, token_table(embedder))
-    return True
+        return None
+    table = token_table(embedder)
+    return embedder, table, document_tokens(text, sentences, embedder, table)
 
 
 class TokenTable:

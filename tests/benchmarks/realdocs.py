@@ -239,7 +239,10 @@ def cold_cache(cache_root: Path, doc_id: str, name: str = "cold") -> Iterator[No
     try:
         yield
     finally:
-        os.environ["XDG_CACHE_HOME"] = before or ""
+        if before is None:
+            os.environ.pop("XDG_CACHE_HOME", None)
+        else:
+            os.environ["XDG_CACHE_HOME"] = before
         forget_memory_caches()
 
 
