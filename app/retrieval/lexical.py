@@ -1,6 +1,7 @@
 """The lexical index: BM25 (bm25s, with Snowball stemming) over the document's sentences, built when a
 document opens and cached on disk beside the other per-document data; with it, which sentences are navigation
-(contents and index entries), which every ranking puts last."""
+(contents and index entries) and which repeat one a few sentences before (an example's code and its output):
+every ranking puts those last."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from app import disk_cache
 from app.documents.navigation import is_navigation
+from app.documents.repeats import nearby_repeats
 from app.paths import cache_dir
 from app.retrieval.units import SpanLike
 from app.retrieval.workspace import text_key
@@ -46,6 +48,11 @@ class LexicalIndex:
     retriever: object  # bm25s.BM25
     spans: np.ndarray  # (sentences, 2)
     navigation: np.ndarray  # per sentence: 1.0 for a contents or index entry, else 0.0
+    repeats: np.ndarray  # per sentence: True when it repeats one of the few sentences before it
+
+    def demoted(self) -> np.ndarray:
+        """Per sentence, whether every ranking puts it after the rest: navigation and nearby repeats."""
+        return (self.navigation > 0) | self.repeats
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of every sentence for `question` (zeros when no question word is in the document)."""
@@ -70,7 +77,8 @@ def lexical_index(text: str, sentences: Sequence[SpanLike]) -> LexicalIndex:
     spans = _spans(text, sentences)
     folder = cache_dir() / "lexical" / f"{key}-v{LEXICAL_VERSION}"
     navigation = _navigation(text, spans)
-    index = _load(folder, spans, navigation) or _build(text, spans, navigation, folder)
+    repeats = nearby_repeats(text[start:end] for start, end in spans.tolist())
+    index = _load(folder, spans, navigation, repeats) or _build(text, spans, navigation, repeats, folder)
     with _lock:
         _cache[key] = index
         while len(_cache) > _KEEP:
@@ -88,7 +96,7 @@ def _navigation(text: str, spans: np.ndarray) -> np.ndarray:
     return np.asarray([is_navigation(text[start:end]) for start, end in spans.tolist()], dtype=np.float32)
 
 
-def _build(text: str, spans: np.ndarray, navigation: np.ndarray, folder: Path) -> LexicalIndex:
+def _build(text: str, spans: np.ndarray, navigation: np.ndarray, repeats: np.ndarray, folder: Path) -> LexicalIndex:
     import bm25s
 
     corpus = [text[start:end] for start, end in spans.tolist()]
@@ -96,7 +104,7 @@ def _build(text: str, spans: np.ndarray, navigation: np.ndarray, folder: Path) -
     retriever = bm25s.BM25()
     retriever.index(tokens, show_progress=False)
     _save(retriever, folder)
-    return LexicalIndex(retriever, spans, navigation)
+    return LexicalIndex(retriever, spans, navigation, repeats)
 
 
 def _save(retriever: object, folder: Path) -> None:
@@ -112,7 +120,7 @@ def _save(retriever: object, folder: Path) -> None:
     disk_cache.tidy(folder.parent, CACHE_LIMIT_BYTES, keep=[folder])
 
 
-def _load(folder: Path, spans: np.ndarray, navigation: np.ndarray) -> LexicalIndex | None:
+def _load(folder: Path, spans: np.ndarray, navigation: np.ndarray, repeats: np.ndarray) -> LexicalIndex | None:
     import bm25s
 
     if not folder.is_dir():
@@ -122,7 +130,7 @@ def _load(folder: Path, spans: np.ndarray, navigation: np.ndarray) -> LexicalInd
         if int(retriever.scores["num_docs"]) != len(spans):
             raise ValueError("the cached index has another number of sentences")
         disk_cache.mark_used(folder)
-        return LexicalIndex(retriever, spans, navigation)
+        return LexicalIndex(retriever, spans, navigation, repeats)
     except Exception:  # a damaged cache is rebuilt, never trusted
         with contextlib.suppress(OSError):
             shutil.rmtree(folder)

@@ -8,7 +8,9 @@ InfiniRetri loop reads the best of them instead of the whole document.
   calibrated retrieval heads (over the part indexed so far).
 
 Every ranking puts navigation lines (contents entries, index entries: see app/documents/navigation.py) after
-the sentences that say something: they share the question's words but never answer it.
+the sentences that say something: they share the question's words but never answer it. So it does with a
+sentence that repeats one a few sentences before it (app/documents/repeats.py): the first copy, with its
+neighbours, already brings that place to the loop.
 """
 
 from __future__ import annotations
@@ -46,12 +48,12 @@ def rank_units(run: Run, text: str, sentences: Sequence[SpanLike], index: Attent
     """The rankings of the wanted sources that are available now."""
     rankings = Rankings()
     words = lexical_index(text, sentences)
-    navigation = sentence_to_unit_scores(run.doc, words.spans, words.navigation) > 0
+    demoted = sentence_to_unit_scores(run.doc, words.spans, words.demoted().astype(np.float32)) > 0
     for source in sources:
         started = time.perf_counter()
         scores = _rank(source, run, text, sentences, index, words, rankings)
         if scores is not None:
-            rankings.scores[source] = after_the_rest(scores, navigation)
+            rankings.scores[source] = after_the_rest(scores, demoted)
             rankings.seconds[source] = round(time.perf_counter() - started, 3)
     return rankings
 
