@@ -125,6 +125,28 @@ def test_prose_that_mentions_code_tokens_is_split_into_sentences() -> None:
     ]
 
 
+def test_prose_lines_of_a_paragraph_that_ends_in_code_are_split_into_sentences() -> None:
+    # The TikZ manual, p. 36: a prose line, then the example it introduces; kept whole as code, the five
+    # sentences were one 600-character piece.
+    text = ("Using styles makes your graphics code more flexible. You can change the way things look easily. "
+            "In this situation you can use the \\tikzset command at the beginning of the document as in\n"
+            "\\tikzset{help lines/.style=very thin}")
+    assert sentences(text) == [
+        "Using styles makes your graphics code more flexible.",
+        "You can change the way things look easily.",
+        "In this situation you can use the \\tikzset command at the beginning of the document as in",
+        "\\tikzset{help lines/.style=very thin}",
+    ]
+    code_between = ("x = compute(a);\nThe value is kept for later use. It is never freed by the caller here,\n"
+                    "so call free() on it when done with it at the end.\ny = x + 1;")
+    assert sentences(code_between) == [
+        "x = compute(a);",
+        "The value is kept for later use.",
+        "It is never freed by the caller here,\nso call free() on it when done with it at the end.",
+        "y = x + 1;",
+    ]
+
+
 def test_cjk_punctuation() -> None:
     assert sentences("这是第一句。这是第二句！是吗？「好的。」然后") == [
         "这是第一句。",

@@ -217,8 +217,7 @@ def _paragraph_units(text: str, start: int, end: int) -> Iterator[tuple[int, int
         return
     lines = _lines(text, start, end)
     if _looks_like_code(text, lines):
-        for s, e in lines:
-            yield s, e, True
+        yield from _code_and_prose(text, lines)
         return
     longest = max(e - s for s, e in lines)
     group_start = lines[0][0]
@@ -227,6 +226,23 @@ def _paragraph_units(text: str, start: int, end: int) -> Iterator[tuple[int, int
             yield group_start, current[1], False
             group_start = following[0]
     yield group_start, lines[-1][1], False
+
+
+def _code_and_prose(text: str, lines: list[Span]) -> Iterator[tuple[int, int, bool]]:
+    """A paragraph that looks like code: each code line verbatim, each run of prose lines as one unit to split
+    into sentences. A manual's paragraph often ends in the example it introduces ("… you can use the \\tikzset
+    command at the beginning of the document as in" / "\\tikzset{help lines/.style=very thin}"); kept whole as
+    code, its five sentences became one 600-character piece."""
+    prose = [_is_prose(text[s:e]) and not _is_code_line(text[s:e]) for s, e in lines]
+    run_start: int | None = None
+    for index, (s, e) in enumerate(lines):
+        if not prose[index]:
+            yield s, e, True
+            continue
+        run_start = s if run_start is None else run_start
+        if index + 1 == len(lines) or not prose[index + 1]:
+            yield run_start, e, False
+            run_start = None
 
 
 def _looks_like_code(text: str, lines: list[Span]) -> bool:

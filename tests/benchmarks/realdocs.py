@@ -71,6 +71,7 @@ from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
 METHODS = ["auto", "auto-heads", "cold", "cold-words", "indexed", "bm25", "minilm", "meaning", "full"]
 BUDGETS = (2048, 4096, 6144)
+WITHOUT_INDEX = ("cold", "cold-words", "bm25")  # methods that need neither the attention index nor the embeddings
 # Ways to choose the loop's candidates from the sources' rankings, compared in the recall table.
 STRATEGIES: dict[str, tuple[str, dict[str, float]]] = {
     "lexical alone": ("best", {"lexical": 1}),
@@ -277,11 +278,13 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
     if "cold-words" in methods:  # the same before the static token vectors: BM25 alone at first
         with cold_cache(cache_root, dev_doc.id, "cold-words"), without_token_vectors():
             outcomes += [_log(ask_core(model, document, q, "cold-words", COLD)) for q in questions]
-    report = build_index(document.text, document.sentences, model, auto)
-    run.tokens, run.index_seconds = report.document_tokens, report.seconds
-    run.minilm_build_seconds = report.embedding_seconds
-    run.index_tokens_per_second, run.index_bytes = report.tokens_per_second, report.index_bytes
-    recalls = [candidate_recall(model, document, q) for q in questions]
+    recalls: list[Recall] = []
+    if any(method not in WITHOUT_INDEX for method in methods):
+        report = build_index(document.text, document.sentences, model, auto)
+        run.tokens, run.index_seconds = report.document_tokens, report.seconds
+        run.minilm_build_seconds = report.embedding_seconds
+        run.index_tokens_per_second, run.index_bytes = report.tokens_per_second, report.index_bytes
+        recalls = [candidate_recall(model, document, q) for q in questions]
     full_questions = _full_sample(questions, full_limit)
     for question in questions:
         for method in methods:
