@@ -137,6 +137,14 @@ def test_prose_lines_of_a_paragraph_that_ends_in_code_are_split_into_sentences()
         "In this situation you can use the \\tikzset command at the beginning of the document as in",
         "\\tikzset{help lines/.style=very thin}",
     ]
+    # memoir, p. 2: a line of prose that ends in the command it shows.
+    assert sentences("VERSE stanzas can be numbered, as can individual lines within a poem. Also you can define "
+                     "an indentation pattern as shown below. \\indentpattern{00110}\n\\begin{verse}") == [
+        "VERSE stanzas can be numbered, as can individual lines within a poem.",
+        "Also you can define an indentation pattern as shown below.",
+        "\\indentpattern{00110}",
+        "\\begin{verse}",
+    ]
     code_between = ("x = compute(a);\nThe value is kept for later use. It is never freed by the caller here,\n"
                     "so call free() on it when done with it at the end.\ny = x + 1;")
     assert sentences(code_between) == [

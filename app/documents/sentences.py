@@ -233,7 +233,7 @@ def _code_and_prose(text: str, lines: list[Span]) -> Iterator[tuple[int, int, bo
     into sentences. A manual's paragraph often ends in the example it introduces ("… you can use the \\tikzset
     command at the beginning of the document as in" / "\\tikzset{help lines/.style=very thin}"); kept whole as
     code, its five sentences became one 600-character piece."""
-    prose = [_is_prose(text[s:e]) and not _is_code_line(text[s:e]) for s, e in lines]
+    prose = [_is_prose_line(text, s, e) for s, e in lines]
     run_start: int | None = None
     for index, (s, e) in enumerate(lines):
         if not prose[index]:
@@ -243,6 +243,15 @@ def _code_and_prose(text: str, lines: list[Span]) -> Iterator[tuple[int, int, bo
         if index + 1 == len(lines) or not prose[index + 1]:
             yield run_start, e, False
             run_start = None
+
+
+def _is_prose_line(text: str, start: int, end: int) -> bool:
+    """Running text, not code: prose that does not look like code, or prose of several sentences whatever it
+    ends with ("… as shown below. \\indentpattern{00110}")."""
+    line = text[start:end]
+    if not _is_prose(line):
+        return False
+    return not _is_code_line(line) or next(iter(_sentences_in(text, start, end)), (start, end))[1] < end
 
 
 def _looks_like_code(text: str, lines: list[Span]) -> bool:
