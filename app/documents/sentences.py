@@ -251,7 +251,8 @@ def _is_prose_line(text: str, start: int, end: int) -> bool:
     line = text[start:end]
     if not _is_prose(line):
         return False
-    return not _is_code_line(line) or next(iter(_sentences_in(text, start, end)), (start, end))[1] < end
+    first_sentence_end = next(iter(_sentences_in(text, start, end)), (start, end))[1]
+    return not _is_code_line(line) or first_sentence_end < end
 
 
 def _looks_like_code(text: str, lines: list[Span]) -> bool:
