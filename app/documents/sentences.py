@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
 
 from app.documents.document import Sentence
 from app.documents.errors import DocumentCancelled
@@ -233,16 +234,12 @@ def _code_and_prose(text: str, lines: list[Span]) -> Iterator[tuple[int, int, bo
     into sentences. A manual's paragraph often ends in the example it introduces ("… you can use the \\tikzset
     command at the beginning of the document as in" / "\\tikzset{help lines/.style=very thin}"); kept whole as
     code, its five sentences became one 600-character piece."""
-    prose = [_is_prose_line(text, s, e) for s, e in lines]
-    run_start: int | None = None
-    for index, (s, e) in enumerate(lines):
-        if not prose[index]:
-            yield s, e, True
-            continue
-        run_start = s if run_start is None else run_start
-        if index + 1 == len(lines) or not prose[index + 1]:
-            yield run_start, e, False
-            run_start = None
+    for is_prose, group in groupby(lines, key=lambda line: _is_prose_line(text, *line)):
+        run = list(group)
+        if is_prose:
+            yield run[0][0], run[-1][1], False
+        else:
+            yield from ((s, e, True) for s, e in run)
 
 
 def _is_prose_line(text: str, start: int, end: int) -> bool:
