@@ -244,3 +244,14 @@ def test_contents_index_entries_and_headings_never_make_the_answer_context():
 def test_unhelpful_answers_are_recognised(reply, unhelpful):
     context = "The limit is set to ten by default. Use set limit to change it. Unlimited means 0."
     assert is_unhelpful(reply, "What is the default limit?", context) == unhelpful
+
+
+@pytest.mark.parametrize("reply, unhelpful", [
+    ("The shell gives HISTSIZE after reading the startup files.", True),  # the question restated, other word forms
+    ("The shell gives the HISTSIZE value after it reads the startup files.", True),
+    ("The shell sets HISTSIZE to 500 after reading the startup files.", False),
+])
+def test_a_reply_restating_the_question_in_other_word_forms_is_no_answer(reply, unhelpful):
+    context = "HISTSIZE The maximum number of commands to remember. The shell sets the default value to 500 after reading any startup files."
+    question = "What default value does the shell give HISTSIZE after reading the startup files?"
+    assert is_unhelpful(reply, question, context) == unhelpful

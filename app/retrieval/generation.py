@@ -14,6 +14,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
 from app.documents.navigation import is_navigation, without_leaders
+from app.retrieval.lexical import stem
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import answer_prompt_ids
 from app.retrieval.types import CancelToken, Passage, TokenCallback
@@ -204,16 +205,11 @@ def _covered(span: tuple[int, int], seen: set[tuple[int, int]]) -> bool:
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-case words of `text` that carry meaning (no stopwords), crudely stemmed."""
+    """Lower-case words of `text` that carry meaning (no stopwords), stemmed as BM25 stems them (the crude
+    suffix rule before made "gives" and "give" two words, so "The shell gives HISTSIZE after reading the
+    startup files." did not count as repeating the question it was asked)."""
     words = (w.lower() for w in _WORD.findall(text))
-    return {_stem(w) for w in words if w not in _STOPWORDS}
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    return {stem(w) for w in words if w not in _STOPWORDS}
 
 
 def is_unhelpful(answer: str, question: str, context: str) -> bool:

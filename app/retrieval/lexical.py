@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -137,10 +138,10 @@ def _load(folder: Path, spans: np.ndarray, navigation: np.ndarray, repeats: np.n
         return None
 
 
-_stemmer_instance: object | None = None
+_stemmer_instance: Any | None = None
 
 
-def _stemmer() -> object | None:
+def _stemmer() -> Any | None:
     """English Snowball stemming when PyStemmer is installed (it is a dependency), else none."""
     global _stemmer_instance
     if _stemmer_instance is None:
@@ -151,3 +152,9 @@ def _stemmer() -> object | None:
         except ImportError:
             return None
     return _stemmer_instance
+
+
+def stem(word: str) -> str:
+    """`word` (lower case) stemmed as the index stems it: "gives" and "give" both become "give"."""
+    stemmer = _stemmer()
+    return str(stemmer.stemWord(word)) if stemmer is not None else word
