@@ -106,6 +106,18 @@ def test_question_words_do_not_rank_sentences():
     assert not lexical_index(text, sentences).scores("What does it do? How can I?").any()
 
 
+def test_version_numbers_and_dotted_names_are_terms():
+    text = ("The format version to use: the default is 3. The only other supported value is 2, the default from "
+            "R 1.4.0 to R 3.5.0. Each format version is described in the format section. "
+            "Use set.seed to set the seed. Any version of the default format can be read.")
+    sentences = split_sentences(text)
+    index = lexical_index(text, sentences)
+    scores = index.scores("Which format version was the default from R 1.4.0 to R 3.5.0?")
+    assert "1.4.0" in text[sentences[int(np.argmax(scores))].start : sentences[int(np.argmax(scores))].end]
+    best = int(np.argmax(index.scores("What does set.seed do?")))
+    assert "set.seed" in text[sentences[best].start : sentences[best].end]
+
+
 def _passage(text: str, needle: str, score: float) -> Passage:
     start = text.index(needle)
     return Passage(start, start + len(needle), score, needle)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import threading
 from collections import OrderedDict
@@ -24,7 +25,12 @@ from app.paths import cache_dir
 from app.retrieval.units import SpanLike
 from app.retrieval.workspace import text_key
 
-LEXICAL_VERSION = 2  # 2: the question words and auxiliaries below are stopwords
+LEXICAL_VERSION = 3  # 2: the question words and auxiliaries below are stopwords; 3: compound terms
+# A compound term: words joined by dots, hyphens, slashes or colons ("1.4.0", "set.seed", "sys/select.h",
+# "unattended-upgrades"). The tokenizer keeps words of two characters or more and splits at punctuation, so
+# "R 1.4.0" was no word at all and "set.seed" only "set" and "seed"; each compound is indexed as one more term
+# beside its parts.
+_COMPOUND = re.compile(r"\w+(?:[.\-/:]\w+)+")
 # Lucene's English stopwords (bm25s's default), plus the words a question is made of but a manual's answer
 # rarely shares: "What does the -e option of the set builtin do?" ranked "This is what the login program
 # does." first on "what" and "does".
@@ -59,7 +65,7 @@ class LexicalIndex:
         """BM25 score of every sentence for `question` (zeros when no question word is in the document)."""
         import bm25s
 
-        words = bm25s.tokenize([question], stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False,
+        words = bm25s.tokenize([with_compounds(question)], stopwords=STOPWORDS, stemmer=_stemmer(), return_ids=False,
                                show_progress=False)[0]
         known = [w for w in words if w in self.retriever.vocab_dict]  # type: ignore[attr-defined]
         if not known:
@@ -87,6 +93,12 @@ def lexical_index(text: str, sentences: Sequence[SpanLike]) -> LexicalIndex:
     return index
 
 
+def with_compounds(text: str) -> str:
+    """`text` followed by each of its compound terms written as one word ("set.seed" -> "set_seed")."""
+    compounds = [re.sub(r"[.\-/:]", "_", term) for term in _COMPOUND.findall(text)]
+    return " ".join([text, *compounds]) if compounds else text
+
+
 def _spans(text: str, sentences: Sequence[SpanLike]) -> np.ndarray:
     if sentences:
         return np.asarray([(s.start, s.end) for s in sentences], dtype=np.int64)
@@ -100,7 +112,7 @@ def _navigation(text: str, spans: np.ndarray) -> np.ndarray:
 def _build(text: str, spans: np.ndarray, navigation: np.ndarray, repeats: np.ndarray, folder: Path) -> LexicalIndex:
     import bm25s
 
-    corpus = [text[start:end] for start, end in spans.tolist()]
+    corpus = [with_compounds(text[start:end]) for start, end in spans.tolist()]
     tokens = bm25s.tokenize(corpus, stopwords=STOPWORDS, stemmer=_stemmer(), show_progress=False)
     retriever = bm25s.BM25()
     retriever.index(tokens, show_progress=False)
