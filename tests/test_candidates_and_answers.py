@@ -181,10 +181,12 @@ def test_a_sentence_said_twice_is_said_once(reply, kept):
     assert without_repeats(reply) == kept
 
 
-def test_numbered_headings_are_recognised():
+def test_numbered_headings_and_titles_are_recognised():
     headings = ("Chapter 9: Command-line options\n170", "3.2 Drawing in interactive mode", "14 PostScript to Asymptote",
-                "APPENDIX B Tools")
-    others = ("1. Install it with apt.", "10 inches by 7 inches", "The default is 10.", "Hatch patterns are drawn.")
+                "APPENDIX B Tools", "Filtering Out Call Frames", "Fitting Generalized Linear Models")
+    others = ("1. Install it with apt.", "10 inches by 7 inches", "The default is 10.", "Hatch patterns are drawn.",
+              "The number of significant digits used for printing", "Octave is compatible with MATLAB", "See Also Section Below.",
+              "R_LIBS_USER and R_LIBS_SITE")
     assert all(is_heading(t) for t in headings) and not any(is_heading(t) for t in others)
 
 

@@ -58,6 +58,11 @@ _NOT_AN_ANSWER = (
 _HEADING = re.compile(r"^(?:[Cc]hapter|CHAPTER|[Ss]ection|SECTION|[Pp]art|PART|[Aa]ppendix|APPENDIX)\s+(?:[\dIVXLC]+|[A-Z])\b"
                       r"|^\d{1,3}(?:\.\d{1,3})*\.?\s+[A-Z]")
 _HEADING_MAX_WORDS = 10
+# An unnumbered title ("Filtering Out Call Frames", "Fitting Generalized Linear Models": the R reference manual
+# heads every help page so): its words capitalised, the small ones aside.
+_TITLE_SMALL_TEXT = "a an the of to in on at by for with from and or nor but vs via into as per"
+_TITLE_SMALL_WORDS = frozenset(_TITLE_SMALL_TEXT.split())
+_TITLE_CAPITALISED_SHARE = 0.75
 _SENTENCE_END = re.compile(r"(?<=[.!?])(\s+)(?=\S)")
 
 
@@ -155,10 +160,18 @@ def reading_key(passage: Passage) -> tuple[bool, float, int]:
 
 
 def is_heading(sentence: str) -> bool:
-    """A numbered heading or chapter title: short, numbered, and not ending a sentence."""
+    """A heading or chapter title: short, not ending a sentence, and numbered or with its words capitalised."""
     words = sentence.split()
-    return (len(words) <= _HEADING_MAX_WORDS and not _ENDS_A_SENTENCE.search(sentence)
-            and _HEADING.match(sentence.strip()) is not None)
+    if len(words) > _HEADING_MAX_WORDS or _ENDS_A_SENTENCE.search(sentence):
+        return False
+    return _HEADING.match(sentence.strip()) is not None or _is_title(words)
+
+
+def _is_title(words: list[str]) -> bool:
+    """Title case: at least three words past the small ones, nearly all of them capitalised."""
+    big = [word for word in words if word.lower() not in _TITLE_SMALL_WORDS]
+    capitalised = sum(word[:1].isupper() for word in big)
+    return len(big) >= 3 and capitalised >= _TITLE_CAPITALISED_SHARE * len(big)
 
 
 def answer_context(
