@@ -31,6 +31,7 @@ LEXICAL_VERSION = 3  # 2: the question words and auxiliaries below are stopwords
 # "R 1.4.0" was no word at all and "set.seed" only "set" and "seed"; each compound is indexed as one more term
 # beside its parts.
 _COMPOUND = re.compile(r"\w+(?:[.\-/:]\w+)+")
+_JOINER = re.compile(r"[.\-/:]")
 # Lucene's English stopwords (bm25s's default), plus the words a question is made of but a manual's answer
 # rarely shares: "What does the -e option of the set builtin do?" ranked "This is what the login program
 # does." first on "what" and "does".
@@ -95,7 +96,7 @@ def lexical_index(text: str, sentences: Sequence[SpanLike]) -> LexicalIndex:
 
 def with_compounds(text: str) -> str:
     """`text` followed by each of its compound terms written as one word ("set.seed" -> "set_seed")."""
-    compounds = [re.sub(r"[.\-/:]", "_", term) for term in _COMPOUND.findall(text)]
+    compounds = [_JOINER.sub("_", term) for term in _COMPOUND.findall(text)]
     return " ".join([text, *compounds]) if compounds else text
 
 
