@@ -112,10 +112,12 @@ def test_version_numbers_and_dotted_names_are_terms():
             "Use set.seed to set the seed. Any version of the default format can be read.")
     sentences = split_sentences(text)
     index = lexical_index(text, sentences)
-    scores = index.scores("Which format version was the default from R 1.4.0 to R 3.5.0?")
-    assert "1.4.0" in text[sentences[int(np.argmax(scores))].start : sentences[int(np.argmax(scores))].end]
-    best = int(np.argmax(index.scores("What does set.seed do?")))
-    assert "set.seed" in text[sentences[best].start : sentences[best].end]
+    def best(question: str) -> str:
+        chosen = sentences[int(np.argmax(index.scores(question)))]
+        return text[chosen.start : chosen.end]
+
+    assert "1.4.0" in best("Which format version was the default from R 1.4.0 to R 3.5.0?")
+    assert "set.seed" in best("What does set.seed do?")
 
 
 def _passage(text: str, needle: str, score: float) -> Passage:
