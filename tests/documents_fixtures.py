@@ -52,6 +52,20 @@ def make_lines_pdf(path: Path, pages: list[list[str]], leading: float = 14.0) ->
     return _save(doc, path)
 
 
+def make_manual_pdf(path: Path, bodies: list[list[str]], heads: list[str], leading: float = 14.0) -> Path:
+    """Pages like a printed manual's: a running head (`heads[i]`, "" for none) level with the page number at
+    the top, well above the body, and the body's lines at fixed positions below it."""
+    doc = pymupdf.open()
+    for number, (lines, head) in enumerate(zip(bodies, heads), start=1):
+        page = doc.new_page(width=PAGE_SIZE[0], height=PAGE_SIZE[1])
+        if head:
+            page.insert_text((MARGIN, MARGIN), head, fontsize=FONT_SIZE, fontname="helv")
+            page.insert_text((PAGE_SIZE[0] - MARGIN - 20, MARGIN), str(number), fontsize=FONT_SIZE, fontname="helv")
+        for i, line in enumerate(lines):
+            page.insert_text((MARGIN, MARGIN + 40 + i * leading), line, fontsize=FONT_SIZE, fontname="helv")
+    return _save(doc, path)
+
+
 def make_encrypted_pdf(path: Path, pages: list[str], password: str) -> Path:
     """Like make_pdf, but AES-256 encrypted with `password` as user and owner password."""
     plain = make_pdf(path.with_suffix(".plain.pdf"), pages)

@@ -26,6 +26,7 @@ from tests.documents_fixtures import (
     make_image_only_pdf,
     make_labelled_pdf,
     make_lines_pdf,
+    make_manual_pdf,
     make_pdf,
     make_truncated_pdf,
     make_two_column_pdf,
@@ -54,7 +55,8 @@ def _squash(s: str) -> str:
 
 
 def assert_provenance(doc: Document, path: Path) -> None:
-    """Every sentence: its rectangles lie on its page and the text printed there holds its words."""
+    """Every sentence: its rectangles lie on the pages it spans (one, or two where it runs on overleaf) and
+    the text printed there holds its words."""
     pdf = pymupdf.open(path)
     try:
         for sentence in doc.sentences:
@@ -62,17 +64,19 @@ def assert_provenance(doc: Document, path: Path) -> None:
             assert text == text.strip() and text
             rects = doc.rects_for(sentence.start, sentence.end)
             assert rects, text
-            page_index = doc.page_at(sentence.start)
-            assert {p for p, _ in rects} == {page_index}, text
-            page = pdf[page_index]
-            union = pymupdf.Rect()
-            for _, r in rects:
-                rect = pymupdf.Rect(r)
-                assert page.rect.contains(rect), (text, rect)
-                union |= rect
-                inner = _squash(page.get_text("text", clip=rect + (1, 1, -1, -1)))
-                assert inner and inner in _squash(text), (text, inner)
-            printed = _squash(page.get_text("text", clip=union))
+            first, last = doc.page_at(sentence.start), doc.page_at(sentence.end - 1)
+            assert {p for p, _ in rects} == set(range(first, last + 1)), text
+            printed = ""
+            for page_index in range(first, last + 1):
+                page = pdf[page_index]
+                union = pymupdf.Rect()
+                for _, r in (item for item in rects if item[0] == page_index):
+                    rect = pymupdf.Rect(r)
+                    assert page.rect.contains(rect), (text, rect)
+                    union |= rect
+                    inner = _squash(page.get_text("text", clip=rect + (1, 1, -1, -1)))
+                    assert inner and inner in _squash(text), (text, inner)
+                printed += _squash(page.get_text("text", clip=union))
             for word in text.split():
                 assert _squash(word) in printed, (word, text)
     finally:
@@ -137,6 +141,39 @@ def test_hyphenated_line_ends_are_joined_and_map_to_both_halves(tmp_path: Path) 
         "Words are never broken by the justification of a paragraph, said the well- Known author.",
     ]
     assert_provenance(doc, path)
+
+
+MANUAL_LINES = [
+    "The shell reads its startup files one after the other, in an order that",
+    "depends on how it was started; each file may set options and parameters",
+    "that the files read after it can change again, and the last one wins when",
+]
+
+
+def test_running_heads_and_page_numbers_are_left_out_and_sentences_run_on(tmp_path: Path) -> None:
+    bodies = [
+        MANUAL_LINES,
+        ["every file sets the same option, as the options chapter explains at length.", "Syntax:"],
+        ["Syntax:", "set option name to value, for every option in the list given to it."],
+        ["Options are set with setopt and unset with unsetopt in every kind of shell."],
+    ]
+    heads = ["Chapter 2: Startup Files", "Chapter 2: Startup Files", "", "Chapter 2: Startup Files"]
+    path = make_manual_pdf(tmp_path / "manual.pdf", bodies, heads)
+    doc = load_document(path)
+    assert "Chapter 2" not in doc.text and not re.search(r"(?m)^\d+$", doc.text)
+    texts = [doc.text[s.start : s.end] for s in doc.sentences]
+    run_on = " ".join(MANUAL_LINES + bodies[1][:1])
+    assert run_on in texts  # one sentence across the page break
+    assert doc.page_at(doc.text.index("every file sets")) == 1 and doc.text.count("Syntax:") == 2
+    assert texts[-1] == bodies[3][0]
+    assert_provenance(doc, path)
+
+
+def test_a_page_that_ends_short_does_not_run_on(tmp_path: Path) -> None:
+    bodies = [[*MANUAL_LINES[:2], "a last short line"], ["the startup files, in order of reading."]]
+    doc = load_document(make_manual_pdf(tmp_path / "short.pdf", bodies, ["", ""]))
+    one, two = doc.pages
+    assert doc.text[one.text_end : two.text_start] == "\n\n"
 
 
 def test_character_boxes_follow_the_glyphs(tmp_path: Path) -> None:

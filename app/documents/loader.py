@@ -24,7 +24,7 @@ from app.documents.sentences import DEFAULT_MAX_CHARS, split_sentences
 from app.documents.text_loader import load_text
 from app.hashing import HashCancelled
 
-EXTRACTOR_VERSION = "4"  # bump when extraction or segmentation changes, to invalidate cached results
+EXTRACTOR_VERSION = "5"  # bump when extraction or segmentation changes, to invalidate cached results
 Kind = Literal["pdf", "text"]
 _HEAD = 1024
 

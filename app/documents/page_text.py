@@ -24,6 +24,7 @@ class PageText:
     words: list[WordRecord] = field(default_factory=list)
     length: int = 0
     line_count: int = 0
+    runs_on: bool = False  # its last line reaches the column's right edge: the text may go on overleaf
 
     @property
     def text(self) -> str:
@@ -40,6 +41,9 @@ def build_page_text(paragraphs: list[Block]) -> PageText:
         if i:
             page.append("\n\n")
         _add_paragraph(page, paragraph)
+    if paragraphs:
+        last = paragraphs[-1]
+        page.runs_on = not _stops_short(last.lines[-1], last)
     return page
 
 
@@ -86,6 +90,11 @@ def _line_joiner(line: Line, following: Line, paragraph: Block) -> str:
     """ " " where `line` wraps into `following`, "\\n" where it stops short (an explicit line break)."""
     if _same_visual_line(line, following):
         return "\n" if following.x0 - line.x1 > 0.8 * line.height else " "  # run-in heading, table cell
+    return "\n" if _stops_short(line, paragraph) else " "
+
+
+def _stops_short(line: Line, paragraph: Block) -> bool:
+    """Whether `line` ends well before the right edge of its paragraph's column (it does not wrap)."""
     right = max(paragraph.x1, paragraph.frame_right)
     slack = max(0.12 * (right - paragraph.x0), 2.0 * line.height)
-    return "\n" if line.x1 < right - slack else " "
+    return line.x1 < right - slack

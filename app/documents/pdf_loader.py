@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from app.documents.errors import (
     EncryptedDocumentError,
     NoTextLayerError,
 )
+from app.documents.furniture import NEIGHBOURS, EdgeLine, edge_lines, furniture, without_lines
 from app.documents.page_text import PageText, build_page_text
 from app.documents.pdf_layout import Word, blocks_from_words, paragraphs, reading_order
 from app.documents.provenance import GlyphMap
@@ -33,6 +35,7 @@ CancelCallback = Callable[[], bool]
 # Ligatures expanded ("ﬁ" -> "fi"), whitespace kept, text outside the page box ignored.
 TEXT_FLAGS = (pymupdf.TEXTFLAGS_WORDS & ~pymupdf.TEXT_PRESERVE_LIGATURES) | pymupdf.TEXT_MEDIABOX_CLIP
 PAGE_SEPARATOR = "\n\n"
+RUN_ON_SEPARATOR = " "  # between a page whose last line wraps and a next page that starts in lower case
 NO_TEXT_LAYER = "This document has no text layer (it looks like scanned images)."
 
 # MuPDF is not thread safe, even across documents. Every MuPDF call of the app holds this lock (the
@@ -97,11 +100,15 @@ class _Accumulator:
     page_ids: list[npt.NDArray[np.int32]] = field(default_factory=list)
     boxes: list[npt.NDArray[np.float32]] = field(default_factory=list)
     words: int = 0
+    runs_on: bool = False  # the last page added ends in a line that wraps
 
     def add_page(self, index: int, label: str, size: tuple[float, float], page: PageText) -> None:
         if page.length and self.length:
-            self.parts.append(PAGE_SEPARATOR)
-            self.length += len(PAGE_SEPARATOR)
+            separator = RUN_ON_SEPARATOR if self.runs_on and page.text.lstrip()[:1].islower() else PAGE_SEPARATOR
+            self.parts.append(separator)
+            self.length += len(separator)
+        if page.length:
+            self.runs_on = page.runs_on
         start = self.length
         self.parts.append(page.text)
         self.length += page.length
@@ -170,18 +177,32 @@ def load_pdf(
 def _extract_pages(
     doc: Any, on_progress: ProgressCallback | None, cancel: CancelCallback | None, ocr: bool
 ) -> tuple[_Accumulator, list[str]]:
+    """Every page's text without its furniture (running heads and page numbers, found by comparing each page
+    with the NEIGHBOURS pages either side: a page is added once those after it are read)."""
     acc = _Accumulator()
     warnings: list[str] = []
     total = doc.page_count
+    pending: deque[tuple[int, str, tuple[float, float], list[Word]]] = deque()
+    edges: dict[int, list[EdgeLine]] = {}
     for index in range(total):
         if cancel is not None and cancel():
             raise DocumentCancelled()
         with MUPDF_LOCK:
             label, size, words = _read_page(doc, index, ocr, warnings)
-        acc.add_page(index, label, size, build_page_text(paragraphs(reading_order(blocks_from_words(words)))))
+        pending.append((index, label, size, words))
+        edges[index] = edge_lines(words)
+        while pending and (pending[0][0] <= index - NEIGHBOURS or index == total - 1):
+            _add_page(acc, *pending.popleft(), edges)
         if on_progress is not None:
             on_progress(index + 1, total)
     return acc, warnings
+
+
+def _add_page(acc: _Accumulator, index: int, label: str, size: tuple[float, float], words: list[Word],
+              edges: dict[int, list[EdgeLine]]) -> None:
+    body = without_lines(words, furniture(index, edges))
+    edges.pop(index - NEIGHBOURS, None)  # no page still to add compares itself with it
+    acc.add_page(index, label, size, build_page_text(paragraphs(reading_order(blocks_from_words(body)))))
 
 
 def _read_page(
