@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from app.documents import split_sentences
-from app.retrieval import segment_store
+from app.retrieval import segment_store, token_vectors
 from app.retrieval.attention import capture_layer_inputs, decoder_layers, question_attention
 from app.retrieval.index_scoring import question_queries, rotated_queries, score_document, window_keys
 from app.retrieval.index_store import open_index, open_partial
@@ -62,6 +62,7 @@ def test_an_index_built_without_a_question_matches_the_document(tiny_model, text
     assert index is not None and index.indexed_tokens == report.document_tokens
     again = build_index(text, split_sentences(text), tiny_model, FULL)
     assert again.complete and again.tokens_indexed_now == 0, "a complete index is found, not rebuilt"
+    assert token_vectors.vocabulary_missing() == 0, "the word vectors of every token follow a complete index"
 
 
 def test_follow_ups_use_the_index_and_keep_exact_offsets(tiny_model, text):
@@ -245,7 +246,7 @@ import sys, time
 sys.path[:0] = [{root!r}, {tests!r}]
 from conftest import build_tiny_model
 from app.documents import split_sentences
-from app.retrieval import segment_store
+from app.retrieval import segment_store, token_vectors
 from app.retrieval.indexing import build_index
 from app.retrieval.types import RetrievalSettings
 segment_store.SEGMENT_BYTES = 300 * 128

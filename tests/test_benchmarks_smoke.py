@@ -96,7 +96,7 @@ def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, 
     import realdocs
 
     from app.documents import load_document
-    from app.retrieval import meaning, token_vectors
+    from app.retrieval import embeddings, meaning, token_vectors
 
     path = tmp_path / "genesis.txt"
     path.write_text(haystack[:12000], encoding="utf-8")
@@ -124,6 +124,11 @@ def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, 
         assert os.environ["XDG_CACHE_HOME"] == str(tmp_path / "cold" / "genesis")
         assert meaning.meaning_scores(document.text, document.sentences, question.question) is None
     assert os.environ["XDG_CACHE_HOME"] == home and meaning.token_scores is token_vectors.token_scores
+    if embeddings.embedder_folder() is None:
+        return  # no word vectors without the sentence embedder
+    with realdocs.cold_cache(tmp_path, "genesis", "cold-vocabulary"), realdocs.stored_vocabulary(tmp_path):
+        assert (tmp_path / "cold-vocabulary" / "genesis" / "InfiniRetri" / "token-vectors").is_symlink()
+        assert token_vectors.vocabulary_missing() == 0
 
 
 def test_nih_heads_variant_switches_the_full_pass_heads():

@@ -156,3 +156,26 @@ def test_standardised_keeps_missing_scores_missing():
     scores = meaning.standardised(np.array([1.0, -np.inf, 3.0], dtype=np.float32))
     assert scores[0] == pytest.approx(-1.0) and np.isneginf(scores[1]) and scores[2] == pytest.approx(1.0)
     assert np.isneginf(meaning.standardised(np.full(2, -np.inf))).all()
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_completing_the_vocabulary_stops_between_batches_and_keeps_what_it_computed(embedder, fresh_tables):
+    table = token_vectors.token_table(embedder)
+    missing = table.missing()
+    calls = []
+
+    def one_batch_then_stop():
+        calls.append(1)
+        if len(calls) > 1:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        table.complete(one_batch_then_stop)
+    assert table.missing() == missing - min(token_vectors.TABLE_BATCH, missing)
+    stored = token_vectors.TokenTable(embedder)  # read back from the cache folder
+    assert stored.missing() == table.missing()
+    first = int(np.flatnonzero(stored.known)[0])
+    np.testing.assert_allclose(stored.vectors[first], table._read_alone(np.array([first]))[0], atol=2e-3)

@@ -9,6 +9,7 @@ fewer layers. The build stops between windows when cancelled or asked to pause, 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,8 +26,16 @@ from app.retrieval.index_store import folder_bytes, index_builder, open_index, o
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import context_prefix_ids
 from app.retrieval.segment_store import SegmentBuilder
+from app.retrieval.token_vectors import complete_vocabulary, vocabulary_missing
 from app.retrieval.token_vectors import prepare as prepare_token_vectors
-from app.retrieval.types import CancelToken, Progress, ProgressCallback, RetrievalSettings, WindowScore
+from app.retrieval.types import (
+    Cancelled,
+    CancelToken,
+    Progress,
+    ProgressCallback,
+    RetrievalSettings,
+    WindowScore,
+)
 from app.retrieval.units import SpanLike, TokenizedDocument, pack_windows
 from app.retrieval.workspace import index_folder, tokenized
 
@@ -117,8 +126,23 @@ def build_index(
         finished = builder.finish()
         windows_done = builder.steps_done
     seconds = time.perf_counter() - started
+    if finished is not None:
+        _complete_vocabulary(on_progress, cancel, should_pause)
     return IndexReport(folder, finished is not None, windows_done, len(windows), doc.num_tokens, seconds, done_now,
                        folder_bytes(finished or builder.partial), embedded, embedding_seconds)
+
+
+def _complete_vocabulary(on_progress: ProgressCallback | None, cancel: CancelToken | None,
+                         should_pause: Callable[[], bool] | None) -> None:
+    """Once per machine, after a document's indexes are complete: the static vector of every vocabulary token
+    (see token_vectors.complete_vocabulary). A pause or a cancel stops it and costs nothing: it goes on after
+    the next document's indexes."""
+    if not vocabulary_missing():
+        return
+    if on_progress:
+        on_progress(Progress("embedding", 0, 1, message="Reading the vocabulary's word vectors for the next documents (once)"))
+    with contextlib.suppress(_Paused, Cancelled):
+        complete_vocabulary(_checker(cancel, should_pause))
 
 
 class _Paused(Exception):

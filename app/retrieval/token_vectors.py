@@ -21,7 +21,7 @@ import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,6 +122,30 @@ class TokenTable:
             if len(missing) >= SAVE_AFTER:  # a question's few new tokens are cheaper to recompute than to save
                 self._save()
 
+    def missing(self) -> int:
+        """How many vocabulary tokens have no vector yet."""
+        return int((~self.known).sum())
+
+    def complete(self, check: Callable[[], None] | None = None) -> None:
+        """Compute every vector not known yet, a batch at a time; `check` runs between batches and may raise
+        to stop (what is computed so far is kept and stored)."""
+        computed = 0
+        try:
+            while True:
+                if check is not None:
+                    check()
+                with self._lock:
+                    batch = np.flatnonzero(~self.known)[:TABLE_BATCH]
+                    if not len(batch):
+                        return
+                    self.vectors[batch] = self._read_alone(batch).astype(np.float16)  # as stored
+                    self.known[batch] = True
+                    computed += len(batch)
+        finally:
+            if computed:
+                with self._lock:
+                    self._save()
+
     def _read_alone(self, ids: np.ndarray) -> np.ndarray:
         """Each token read alone between the model's [CLS] and [SEP]: its output vector at its own position."""
         import torch
@@ -152,6 +176,21 @@ class TokenTable:
             os.replace(temporary, self.path)
         except OSError:
             pass
+
+
+def vocabulary_missing() -> int:
+    """How many of the embedder's vocabulary tokens have no stored vector yet (0 without an embedder)."""
+    embedder = embeddings.sentence_embedder()
+    return token_table(embedder).missing() if isinstance(embedder, SentenceEmbedder) else 0
+
+
+def complete_vocabulary(check: Callable[[], None] | None = None) -> None:
+    """Every vocabulary token's vector, computed once per machine (about a minute on two cores, in the
+    background after a document's indexes), so that a document opened later needs none computed before its
+    first question: the tokens a manual uses took 2-4.5 s of its first answer (see the benchmark notes)."""
+    embedder = embeddings.sentence_embedder()
+    if isinstance(embedder, SentenceEmbedder):
+        token_table(embedder).complete(check)
 
 
 def token_table(embedder: SentenceEmbedder) -> TokenTable:
