@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.documents.furniture import edge_lines, furniture
 from app.documents.pdf_layout import Word
 
@@ -49,12 +51,13 @@ def test_body_lines_at_the_usual_spacing_are_not_furniture() -> None:
     assert all(furniture(number, edges) == set() for number in range(len(pages)))
 
 
-def test_page_numbers_alone_are_furniture_at_any_spacing() -> None:
-    pages = [body(0, 80.0, [f"Text about {NAMES[n]} that goes on to the foot."]) + line(9, 94.0, str(n + 10))
+@pytest.mark.parametrize("numbers", [["10", "11", "12", "13"], ["iii", "iv", "v", "vi"]])
+def test_page_numbers_alone_are_furniture_at_any_spacing(numbers: list[str]) -> None:
+    pages = [body(0, 80.0, [f"Text about {NAMES[n]} that goes on to the foot."]) + line(9, 94.0, numbers[n])
              for n in range(4)]
     edges = page_edges(pages)
     for number, words in enumerate(pages):
-        assert texts_of(words, furniture(number, edges)) == [str(number + 10)]
+        assert texts_of(words, furniture(number, edges)) == [numbers[number]]
 
 
 def test_a_page_of_one_row_has_no_bottom_row() -> None:

@@ -26,7 +26,7 @@ USUAL_PAGES = 3  # pages nearby that print the same line, for a row of text clos
 GAP_LINES = 1.6  # running heads stood 1.7-5 line heights from the text in the manuals tried, body rows 0.4-1.5
 
 _NUMBER = re.compile(r"\d+")
-_ROMAN_PAGE = re.compile(r"[ivxlcdm]{1,7}", re.IGNORECASE)  # front matter's page numbers
+_ROMAN_PAGE = re.compile(r"(?=.)x{0,3}(?:ix|iv|v?i{0,3})", re.IGNORECASE)  # front matter's page numbers, i-xxxix
 _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 
 LineKey = tuple[int, int]  # (block number, line number) as MuPDF numbers a word's line
