@@ -4,10 +4,11 @@ The sentence embedder (all-MiniLM-L6-v2, see embeddings.py) reads about 200 sent
 a minute for a 300-page manual, several for a thousand pages. Until it has read the document, and beside it
 afterwards, we rank by static token vectors distilled from the same model, as model2vec does: each token of
 its vocabulary read alone ([CLS] token [SEP]) gives the token's output vector, computed the first time a
-document or question uses the token and kept in the cache folder. A sentence's vector is the mean of its
-tokens' vectors weighted by inverse document frequency (frequent tokens say little), so building it for a
-whole document is a pass over its token ids, not a forward pass. Its ranking differs from the embedder's: on the real-document dev and held-out sets each held
-paraphrased evidence among its best 36 that the other did not (see the benchmark notes).
+document or question uses the token (and for the whole vocabulary once a document's indexes are complete)
+and kept in the cache folder. A sentence's vector is the mean of its tokens' vectors weighted by inverse
+document frequency (frequent tokens say little), so building it for a whole document is a pass over its token
+ids, not a forward pass. Its ranking differs from the embedder's: on the real-document dev and held-out sets
+each held paraphrased evidence among its best 36 that the other did not (see the benchmark notes).
 
 Memory stays small: per document we keep the token ids, each sentence's weight and vector length, and the
 neighbourhood lengths, not the vectors; a question's cosine to each sentence follows from its dot product
@@ -97,7 +98,8 @@ def _opened(text: str, sentences: Sequence[SpanLike]) -> tuple[SentenceEmbedder,
 
 class TokenTable:
     """The vocabulary's token vectors, computed for the tokens documents and questions use, when first
-    needed (a few seconds for a manual's 5,000-10,000 distinct tokens), and kept in the cache folder."""
+    needed (a few seconds for a manual's 5,000-10,000 distinct tokens), or for all of them at once
+    (`complete`), and kept in the cache folder."""
 
     def __init__(self, embedder: SentenceEmbedder) -> None:
         self.embedder = embedder
@@ -185,8 +187,8 @@ def vocabulary_missing() -> int:
 
 
 def complete_vocabulary(check: Callable[[], None] | None = None) -> None:
-    """Every vocabulary token's vector, computed once per machine (about a minute on two cores, in the
-    background after a document's indexes), so that a document opened later needs none computed before its
+    """Every vocabulary token's vector, computed once per machine (16 s on two cores, in the background after
+    a document's indexes are complete), so that a document opened later needs none computed before its
     first question: the tokens a manual uses took 2-4.5 s of its first answer (see the benchmark notes)."""
     embedder = embeddings.sentence_embedder()
     if isinstance(embedder, SentenceEmbedder):
