@@ -7,8 +7,9 @@ A page's top row (its topmost line and the lines level with it) is furniture whe
 the pages nearby (NEIGHBOURS either side) mostly print at that height, numbers set aside ("chapter #: zsh line
 editor" on USUAL_PAGES of them or more; a page number, "#", on one); or when one of its lines is what they
 mostly print there and the row stands GAP_LINES line heights or more from the rest of the page (a running
-head whose other half, a section title, changes often). The same goes for the bottom row. Body text that starts or ends two pages at the same height ("Syntax:", "(no default, initially
-unset)") is neither: other pages print other text there, and it sits at the usual line spacing.
+head whose other half, a section title, changes often). The same goes for the bottom row. Body text that
+starts or ends two pages at the same height ("Syntax:", "(no default, initially unset)") is neither: other
+pages print other text there, and it sits at the usual line spacing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from app.documents.pdf_layout import Word
+from app.documents.pdf_layout import Line, Word, blocks_from_words
 
 NEIGHBOURS = 4  # pages either side searched for the same line (odd and even pages often differ)
 MAX_WORDS = 12  # a running head is a title and a number, not a line of prose
@@ -45,27 +46,22 @@ class EdgeLine:
 
 def edge_lines(words: Sequence[Word]) -> list[EdgeLine]:
     """The lines of the page's top row and bottom row (a row: the outermost line and the lines level with it)."""
-    boxes: dict[LineKey, list[float]] = {}
-    texts: dict[LineKey, list[str]] = {}
-    for x0, y0, x1, y1, text, block, line, _ in words:
-        box = boxes.setdefault((block, line), [x0, y0, x1, y1])
-        box[:] = [min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1)]
-        texts.setdefault((block, line), []).append(text)
-    if len(boxes) < 2:
+    lines = [line for block in blocks_from_words(words) for line in block.lines]
+    if len(lines) < 2:
         return []
-    top = min(boxes.values(), key=lambda b: b[1])
-    bottom = max(boxes.values(), key=lambda b: b[3])
-    rows = {"top": [k for k, b in boxes.items() if _level(b, top)]}
-    rows["bottom"] = [k for k, b in boxes.items() if _level(b, bottom) and k not in rows["top"]]
+    top = min(lines, key=lambda line: line.y0)
+    bottom = max(lines, key=lambda line: line.y1)
+    top_row = [line for line in lines if _level(line, top)]
+    rows = {"top": top_row, "bottom": [line for line in lines if _level(line, bottom) and line not in top_row]}
     found = []
-    for edge, keys in rows.items():
-        if not keys:
+    for edge, row in rows.items():
+        if not row:
             continue
-        rest = [b for k, b in boxes.items() if k not in keys]
-        apart = _apart([boxes[k] for k in keys], rest, edge)
-        for key in keys:
-            y = boxes[key][1] if edge == "top" else boxes[key][3]
-            found.append(EdgeLine(key, edge, y, _signature(texts[key]), apart))
+        apart = _apart(row, [line for line in lines if line not in row], edge)
+        for line in row:
+            key = (line.words[0][5], line.words[0][6])
+            y = line.y0 if edge == "top" else line.y1
+            found.append(EdgeLine(key, edge, y, _signature([w[4] for w in line.words]), apart))
     return found
 
 
@@ -103,13 +99,15 @@ def _recurrence(line: EdgeLine, page: int, edges: Mapping[int, Sequence[EdgeLine
     return same, printed
 
 
-def _apart(row: list[list[float]], rest: list[list[float]], edge: str) -> bool:
+def _apart(row: list[Line], rest: list[Line], edge: str) -> bool:
     """Whether the row stands GAP_LINES of its line height or more from every other line of the page."""
     if not rest:
         return False
-    height = max(b[3] - b[1] for b in row)
-    gap = min(b[1] for b in rest) - max(b[3] for b in row) if edge == "top" else min(b[1] for b in row) - max(b[3] for b in rest)
-    return gap >= GAP_LINES * height
+    if edge == "top":
+        gap = min(line.y0 for line in rest) - max(line.y1 for line in row)
+    else:
+        gap = min(line.y0 for line in row) - max(line.y1 for line in rest)
+    return gap >= GAP_LINES * max(line.y1 - line.y0 for line in row)
 
 
 def _signature(texts: list[str]) -> str:
@@ -120,7 +118,7 @@ def _signature(texts: list[str]) -> str:
     return " ".join(words).casefold()
 
 
-def _level(box: list[float], outermost: list[float]) -> bool:
+def _level(line: Line, outermost: Line) -> bool:
     """Whether the line overlaps the outermost line's height by half its own."""
-    overlap = min(box[3], outermost[3]) - max(box[1], outermost[1])
-    return overlap > 0.5 * min(box[3] - box[1], outermost[3] - outermost[1])
+    overlap = min(line.y1, outermost.y1) - max(line.y0, outermost.y0)
+    return overlap > 0.5 * min(line.y1 - line.y0, outermost.y1 - outermost.y0)

@@ -103,14 +103,15 @@ class _Accumulator:
     runs_on: bool = False  # the last page added ends in a line that wraps
 
     def add_page(self, index: int, label: str, size: tuple[float, float], page: PageText) -> None:
+        text = page.text
         if page.length and self.length:
-            separator = RUN_ON_SEPARATOR if self.runs_on and page.text.lstrip()[:1].islower() else PAGE_SEPARATOR
+            separator = RUN_ON_SEPARATOR if self.runs_on and text.lstrip()[:1].islower() else PAGE_SEPARATOR
             self.parts.append(separator)
             self.length += len(separator)
         if page.length:
             self.runs_on = page.runs_on
         start = self.length
-        self.parts.append(page.text)
+        self.parts.append(text)
         self.length += page.length
         self.pages.append(PageInfo(index, label, size[0], size[1], start, self.length))
         if page.words:

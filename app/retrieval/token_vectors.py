@@ -118,9 +118,7 @@ class TokenTable:
             if not len(missing):
                 return
             for start in range(0, len(missing), TABLE_BATCH):
-                batch = missing[start : start + TABLE_BATCH]
-                self.vectors[batch] = self._read_alone(batch).astype(np.float16)  # as stored
-            self.known[missing] = True
+                self._compute(missing[start : start + TABLE_BATCH])
             if len(missing) >= SAVE_AFTER:  # a question's few new tokens are cheaper to recompute than to save
                 self._save()
 
@@ -140,13 +138,17 @@ class TokenTable:
                     batch = np.flatnonzero(~self.known)[:TABLE_BATCH]
                     if not len(batch):
                         return
-                    self.vectors[batch] = self._read_alone(batch).astype(np.float16)  # as stored
-                    self.known[batch] = True
+                    self._compute(batch)
                     computed += len(batch)
         finally:
             if computed:
                 with self._lock:
                     self._save()
+
+    def _compute(self, ids: np.ndarray) -> None:
+        """The vectors of `ids`, rounded as stored (float16); the caller holds the lock."""
+        self.vectors[ids] = self._read_alone(ids).astype(np.float16)
+        self.known[ids] = True
 
     def _read_alone(self, ids: np.ndarray) -> np.ndarray:
         """Each token read alone between the model's [CLS] and [SEP]: its output vector at its own position."""
