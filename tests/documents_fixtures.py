@@ -44,11 +44,7 @@ def make_lines_pdf(path: Path, pages: list[list[str]], leading: float = 14.0) ->
     doc = pymupdf.open()
     for lines in pages:
         page = doc.new_page(width=PAGE_SIZE[0], height=PAGE_SIZE[1])
-        for i, line in enumerate(lines):
-            if line:
-                page.insert_text(
-                    (MARGIN, MARGIN + 20 + i * leading), line, fontsize=FONT_SIZE, fontname="helv"
-                )
+        _put_lines(page, lines, MARGIN + 20, leading)
     return _save(doc, path)
 
 
@@ -61,9 +57,15 @@ def make_manual_pdf(path: Path, bodies: list[list[str]], heads: list[str], leadi
         if head:
             page.insert_text((MARGIN, MARGIN), head, fontsize=FONT_SIZE, fontname="helv")
             page.insert_text((PAGE_SIZE[0] - MARGIN - 20, MARGIN), str(number), fontsize=FONT_SIZE, fontname="helv")
-        for i, line in enumerate(lines):
-            page.insert_text((MARGIN, MARGIN + 40 + i * leading), line, fontsize=FONT_SIZE, fontname="helv")
+        _put_lines(page, lines, MARGIN + 40, leading)
     return _save(doc, path)
+
+
+def _put_lines(page: pymupdf.Page, lines: list[str], top: float, leading: float) -> None:
+    """Each line at the left margin, `leading` points below the one before ("" leaves its place empty)."""
+    for i, line in enumerate(lines):
+        if line:
+            page.insert_text((MARGIN, top + i * leading), line, fontsize=FONT_SIZE, fontname="helv")
 
 
 def make_encrypted_pdf(path: Path, pages: list[str], password: str) -> Path:
