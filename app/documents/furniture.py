@@ -52,12 +52,14 @@ def edge_lines(words: Sequence[Word]) -> list[EdgeLine]:
     top = min(lines, key=lambda line: line.y0)
     bottom = max(lines, key=lambda line: line.y1)
     top_row = [line for line in lines if _level(line, top)]
-    rows = {"top": top_row, "bottom": [line for line in lines if _level(line, bottom) and line not in top_row]}
+    in_top = {id(line) for line in top_row}
+    rows = {"top": top_row, "bottom": [line for line in lines if _level(line, bottom) and id(line) not in in_top]}
     found = []
     for edge, row in rows.items():
         if not row:
             continue
-        apart = _apart(row, [line for line in lines if line not in row], edge)
+        in_row = {id(line) for line in row}
+        apart = _apart(row, [line for line in lines if id(line) not in in_row], edge)
         for line in row:
             key = (line.words[0][5], line.words[0][6])
             y = line.y0 if edge == "top" else line.y1
