@@ -15,6 +15,7 @@ from app.retrieval.generation import (
     best_passage,
     is_heading,
     is_unhelpful,
+    leans_elsewhere,
     quoted,
     reading_order,
     says_something,
@@ -271,3 +272,15 @@ def test_a_reply_restating_the_question_in_other_word_forms_is_no_answer(reply, 
     context = "HISTSIZE The maximum number of commands to remember. The shell sets the default value to 500 after reading any startup files."
     question = "What default value does the shell give HISTSIZE after reading the startup files?"
     assert is_unhelpful(reply, question, context) == unhelpful
+
+
+def test_an_answer_leans_elsewhere_when_a_lesser_passage_holds_more_of_its_own_words():
+    best = Passage(0, 10, 1.0, "You will need Bison if you modify the parser source file.")
+    other = Passage(20, 30, 0.6, "If you plan to modify the lexer you will also need GNU flex.")
+    question = "Which tool do you need if you modify the parser source?"
+    assert leans_elsewhere("The tool you need is GNU flex.", question, [best, other])
+    assert not leans_elsewhere("You need Bison.", question, [best, other])
+    assert not leans_elsewhere("The tool you need is GNU flex.", question, [best])  # nothing to lean on
+    assert not leans_elsewhere("You need the parser source.", question, [best, other])  # only the question's words
+    tie = Passage(40, 50, 0.3, "Bison and flex are both needed.")
+    assert not leans_elsewhere("You need Bison.", question, [best, tie])  # as much in the best: no lean

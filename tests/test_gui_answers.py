@@ -36,6 +36,7 @@ def best_on_a_later_page(fake_core, document_of, source: str = "model"):
         last = max(range(len(result.passages)), key=lambda i: document.page_at(result.passages[i].start))
         result.stats.update(AUTO_STATS, best_passage=last, answer_source=source)
         if source == "evidence":
+            result.stats["quoted_because"] = "elsewhere"
             result.answer = f'From the document: "{result.passages[last].text}"'
         return result
 
@@ -61,6 +62,7 @@ def test_the_view_jumps_to_the_best_evidence_which_is_one_click_away(qtbot, samp
     assert label.isVisible()
     assert label.text() == f"Best evidence, p. {page + 1}: “{best.text}”"
     assert window.panel.answer_label.text() == "Answer · quoted from the document"
+    assert "ranked below the best one" in window.panel.answer_label.toolTip()
     assert window.panel.answer_text().startswith("From the document:")
     assert window.panel.method_label.text().startswith(
         "Read the 4,096 tokens (4.1%) that keyword search and the attention index (62% built) rank best"

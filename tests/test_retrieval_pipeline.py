@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.documents import split_sentences
+from app.retrieval.generation import QUOTED_PREFIX
 from app.retrieval.pipeline import answer, retrieve
-from app.retrieval.types import Cancelled, CancelToken, Progress, RetrievalSettings
+from app.retrieval.types import Cancelled, CancelToken, Passage, Progress, RetrievalSettings
 
 SETTINGS = RetrievalSettings(window_tokens=256, top_k=40, max_new_tokens=12)
 
@@ -103,3 +104,38 @@ def test_an_answer_stuck_in_a_loop_is_no_answer(tiny_model, generated, stuck):
     assert (reply == "") == stuck
     if not stuck:
         assert reply == tiny_model.tokenizer.decode(generated, skip_special_tokens=True).strip().split("\n\n")[0].strip()
+
+
+@pytest.mark.parametrize(("reply", "source"), [
+    ("The whiskers extend to 1.5 times the interquartile range.", "model"),  # what the best passage says
+    ("The whiskers extend to the maximum value of the data.", "evidence"),  # what a lesser passage says
+])
+def test_an_answer_leaning_on_a_lesser_passage_gives_way_to_the_best_one_quoted(tiny_model, reply, source):
+    """The model's words are checked against the passages it was given: when a passage ranked below the best
+    one holds more of them than the best one does, the best passage is quoted instead, and the stats say why."""
+    from dataclasses import replace
+
+    import torch
+
+    from app.retrieval.pipeline import answer_from_passages
+
+    best_text = "By default the whiskers extend to 1.5 times the interquartile range of the box."
+    other_text = "Points beyond the maximum value of the data are drawn as outliers."
+    text = f"{best_text} {other_text}"
+    sentences = split_sentences(text)
+    passages = [Passage(0, len(best_text), 1.0, best_text), Passage(len(best_text) + 1, len(text), 0.5, other_text)]
+    generated = tiny_model.tokenizer(reply, add_special_tokens=False)["input_ids"]
+
+    class Scripted:
+        def generate(self, input_ids, **kwargs):
+            return torch.cat([input_ids, torch.tensor([generated])], dim=1)
+
+    result = answer_from_passages(text, sentences, passages, "How far do the whiskers extend?",
+                                  replace(tiny_model, model=Scripted()))
+    assert result.stats["answer_source"] == source
+    assert result.stats["best_passage"] == 0
+    if source == "evidence":
+        assert result.stats["quoted_because"] == "elsewhere"
+        assert result.text.startswith(QUOTED_PREFIX) and "interquartile" in result.text
+    else:
+        assert result.text == reply and "quoted_because" not in result.stats

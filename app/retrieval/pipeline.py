@@ -21,7 +21,7 @@ import numpy as np
 
 from app.retrieval.calibration import calibration_for
 from app.retrieval.candidates import MEANING_RANK_K, WEIGHTS, choose_interleaved, fuse
-from app.retrieval.generation import answer_context, generate_text, is_unhelpful, quoted
+from app.retrieval.generation import answer_context, generate_text, is_unhelpful, leans_elsewhere, quoted
 from app.retrieval.index_store import AttentionIndex, folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.indexing import build_index, bytes_per_token, index_meta
 from app.retrieval.loop import Heads, LoopState, Run, focused_pass, full_pass, window_span
@@ -82,7 +82,8 @@ def answer_from_passages(
     cancel: CancelToken | None = None,
 ) -> Reply:
     """The model's short answer from the best passages (with their neighbours); the best passage quoted
-    instead when the model's answer echoes its instructions or misses the question."""
+    instead when the model's answer echoes its instructions, misses the question, or leans on a lesser
+    passage more than on the best one."""
     spans = np.asarray([(s.start, s.end) for s in sentences], dtype=np.int64).reshape(-1, 2)
     context = answer_context(text, spans, passages, model.tokenizer, settings.answer_context_tokens,
                              settings.answer_passages, neighbours=settings.answer_neighbours)
@@ -91,7 +92,9 @@ def answer_from_passages(
     if context.best is not None:
         stats["best_passage"] = list(passages).index(context.best)
         if is_unhelpful(reply, question, context.text):
-            reply, stats["answer_source"] = quoted(context.best, text, spans), "evidence"
+            reply, stats["answer_source"], stats["quoted_because"] = quoted(context.best, text, spans), "evidence", "unhelpful"
+        elif leans_elsewhere(reply, question, context.ranked):
+            reply, stats["answer_source"], stats["quoted_because"] = quoted(context.best, text, spans), "evidence", "elsewhere"
     return Reply(reply, stats)
 
 

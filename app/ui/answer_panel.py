@@ -29,8 +29,13 @@ from app.ui.icons import icon
 
 SNIPPET_CHARS = 180
 ORDER_LABELS = {"score": "Best first", "page": "Page order"}
-QUOTED_TIP = ("The model's own answer did not address the question, so the sentence that answers it best is "
-              "quoted from the document instead.")
+# Why the answer is a quote (the answer's stats, "quoted_because"), as the label's tooltip says it.
+QUOTED_TIPS = {
+    "unhelpful": "The model's own answer did not address the question, so the sentence that answers it best is "
+                 "quoted from the document instead.",
+    "elsewhere": "The model's own answer leaned on a passage ranked below the best one, so the best passage is "
+                 "quoted from the document instead.",
+}
 
 
 @dataclass(frozen=True)
@@ -220,11 +225,12 @@ class AnswerPanel(QWidget):
     def answer_text(self) -> str:
         return self.answer_view.toPlainText()
 
-    def set_answer_source(self, source: str) -> None:
-        """'evidence': the answer quotes the document (the model's own answer was not helpful)."""
+    def set_answer_source(self, source: str, because: str = "unhelpful") -> None:
+        """'evidence': the answer quotes the document, `because` the model's own answer was not helpful or
+        leaned on a lesser passage (see QUOTED_TIPS)."""
         quoted = source == "evidence"
         self.answer_label.setText("Answer · quoted from the document" if quoted else "Answer")
-        self.answer_label.setToolTip(QUOTED_TIP if quoted else "")
+        self.answer_label.setToolTip(QUOTED_TIPS.get(because, QUOTED_TIPS["unhelpful"]) if quoted else "")
 
     def show_evidence(self, location: str, sentence: str) -> None:
         """The best evidence sentence under the answer; a click on it emits `evidenceActivated`."""

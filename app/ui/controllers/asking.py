@@ -82,7 +82,8 @@ class AskController(JobSlotController):
     def _on_answer(self, outcome: AskOutcome) -> None:
         result = outcome.result
         self.panel.set_answer(result.answer)
-        self.panel.set_answer_source(str(result.stats.get("answer_source", "model")))
+        self.panel.set_answer_source(str(result.stats.get("answer_source", "model")),
+                                     str(result.stats.get("quoted_because", "unhelpful")))
         seconds = time.monotonic() - self._started
         self.status.done(
             f"Answered in {seconds:.1f} s · {len(result.passages)} passages · {method_summary(result.stats)}"
