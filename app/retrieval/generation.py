@@ -260,6 +260,14 @@ def leans_elsewhere(answer: str, question: str, ranked: Sequence[Passage]) -> bo
     return max(support[1:]) > support[0]
 
 
+def quote_reason(answer: str, question: str, context: AnswerContext) -> str:
+    """Why the best passage is quoted instead of the model's `answer`: "unhelpful" (see is_unhelpful),
+    "elsewhere" (see leans_elsewhere), or "" to keep the answer."""
+    if is_unhelpful(answer, question, context.text):
+        return "unhelpful"
+    return "elsewhere" if leans_elsewhere(answer, question, context.ranked) else ""
+
+
 def quoted(passage: Passage, text: str = "", sentence_spans: np.ndarray | None = None) -> str:
     """The passage as the answer, labelled as a quote, without dot leaders and their page numbers. Given the
     document's `text` and sentence spans, a passage that does not end a sentence ("For a package with Fortran

@@ -21,7 +21,7 @@ import numpy as np
 
 from app.retrieval.calibration import calibration_for
 from app.retrieval.candidates import MEANING_RANK_K, WEIGHTS, choose_interleaved, fuse
-from app.retrieval.generation import answer_context, generate_text, is_unhelpful, leans_elsewhere, quoted
+from app.retrieval.generation import answer_context, generate_text, quote_reason, quoted
 from app.retrieval.index_store import AttentionIndex, folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.indexing import build_index, bytes_per_token, index_meta
 from app.retrieval.loop import Heads, LoopState, Run, focused_pass, full_pass, window_span
@@ -91,10 +91,9 @@ def answer_from_passages(
     stats: dict[str, Any] = {"answer_source": "model", "model_answer": reply}
     if context.best is not None:
         stats["best_passage"] = list(passages).index(context.best)
-        if is_unhelpful(reply, question, context.text):
-            reply, stats["answer_source"], stats["quoted_because"] = quoted(context.best, text, spans), "evidence", "unhelpful"
-        elif leans_elsewhere(reply, question, context.ranked):
-            reply, stats["answer_source"], stats["quoted_because"] = quoted(context.best, text, spans), "evidence", "elsewhere"
+        because = quote_reason(reply, question, context)
+        if because:
+            reply, stats["answer_source"], stats["quoted_because"] = quoted(context.best, text, spans), "evidence", because
     return Reply(reply, stats)
 
 
