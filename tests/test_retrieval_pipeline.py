@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
+import torch
 
 from app.documents import split_sentences
-from app.retrieval.generation import QUOTED_PREFIX
-from app.retrieval.pipeline import answer, retrieve
+from app.retrieval.generation import QUOTED_PREFIX, generate_text
+from app.retrieval.pipeline import answer, answer_from_passages, retrieve
 from app.retrieval.types import Cancelled, CancelToken, Passage, Progress, RetrievalSettings
 
 SETTINGS = RetrievalSettings(window_tokens=256, top_k=40, max_new_tokens=12)
+
+
+def scripted(loaded, generated: list[int]):
+    """The loaded model with its generation replaced: it always replies with the token ids `generated`."""
+
+    class Scripted:
+        def generate(self, input_ids, **kwargs):
+            return torch.cat([input_ids, torch.tensor([generated])], dim=1)
+
+    return replace(loaded, model=Scripted())
 
 
 def test_passages_point_at_their_exact_text(tiny_model, haystack):
@@ -90,17 +103,7 @@ def test_a_looping_answer_is_detected_and_a_varied_one_is_not():
 def test_an_answer_stuck_in_a_loop_is_no_answer(tiny_model, generated, stuck):
     """What decoding says before the stop on loops ends it (". . . . .") is returned as no answer, so the
     answer step quotes the best passage instead; a varied answer comes back as text."""
-    from dataclasses import replace
-
-    import torch
-
-    from app.retrieval.generation import generate_text
-
-    class Scripted:
-        def generate(self, input_ids, **kwargs):
-            return torch.cat([input_ids, torch.tensor([generated])], dim=1)
-
-    reply = generate_text(replace(tiny_model, model=Scripted()), "Some passage.", "What?")
+    reply = generate_text(scripted(tiny_model, generated), "Some passage.", "What?")
     assert (reply == "") == stuck
     if not stuck:
         assert reply == tiny_model.tokenizer.decode(generated, skip_special_tokens=True).strip().split("\n\n")[0].strip()
@@ -113,25 +116,14 @@ def test_an_answer_stuck_in_a_loop_is_no_answer(tiny_model, generated, stuck):
 def test_an_answer_leaning_on_a_lesser_passage_gives_way_to_the_best_one_quoted(tiny_model, reply, source):
     """The model's words are checked against the passages it was given: when a passage ranked below the best
     one holds more of them than the best one does, the best passage is quoted instead, and the stats say why."""
-    from dataclasses import replace
-
-    import torch
-
-    from app.retrieval.pipeline import answer_from_passages
-
     best_text = "By default the whiskers extend to 1.5 times the interquartile range of the box."
     other_text = "Points beyond the maximum value of the data are drawn as outliers."
     text = f"{best_text} {other_text}"
     sentences = split_sentences(text)
     passages = [Passage(0, len(best_text), 1.0, best_text), Passage(len(best_text) + 1, len(text), 0.5, other_text)]
     generated = tiny_model.tokenizer(reply, add_special_tokens=False)["input_ids"]
-
-    class Scripted:
-        def generate(self, input_ids, **kwargs):
-            return torch.cat([input_ids, torch.tensor([generated])], dim=1)
-
     result = answer_from_passages(text, sentences, passages, "How far do the whiskers extend?",
-                                  replace(tiny_model, model=Scripted()))
+                                  scripted(tiny_model, generated))
     assert result.stats["answer_source"] == source
     assert result.stats["best_passage"] == 0
     if source == "evidence":

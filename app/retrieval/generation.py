@@ -250,7 +250,8 @@ def is_unhelpful(answer: str, question: str, context: str) -> bool:
 def leans_elsewhere(answer: str, question: str, ranked: Sequence[Passage]) -> bool:
     """The answer's own words (those the question does not hold) are found more in another of the `ranked`
     passages than in the best one, `ranked[0]`: the model took its answer from a passage that retrieval ranked
-    lower. On the dev and held-out sets such answers were right 5 times in 16, the best passage 8 times."""
+    lower. Over the three real-document sets (121 questions) 27 answers were such; quoting the best passage
+    instead turned 7 wrong answers right and 4 right ones wrong (offline)."""
     if len(ranked) < 2:
         return False
     own = content_words(answer) - content_words(question)
