@@ -183,8 +183,8 @@ def answer_context(
     `neighbours`), within `budget_tokens`, the best last: nearest the question, where a small model looks first
     (on the real-document dev set, from the meaning ranking's passages, best last answered 28 of 67 questions
     against 25 with best first). Small models answer well from a small, focused context."""
-    ranked = sorted(_sentences(passages, min_words), key=lambda p: -p.score)
-    ranked = (ranked or sorted(passages, key=lambda p: -p.score))[:best_count]
+    ordered = sorted(_sentences(passages, min_words) or passages, key=lambda p: -p.score)  # best_passage's order
+    ranked = ordered[:best_count]
     groups: list[list[tuple[int, int]]] = []
     seen: set[tuple[int, int]] = set()
     used = 0
@@ -203,7 +203,7 @@ def answer_context(
                     groups.append([])
                 groups[rank].append(span)
     blocks = [" ".join(" ".join(text[s:e].split()) for s, e in sorted(group)) for group in groups if group]
-    return AnswerContext("\n\n".join(reversed(blocks)), best_passage(passages, min_words), tuple(ranked))
+    return AnswerContext("\n\n".join(reversed(blocks)), ordered[0] if ordered else None, tuple(ranked))
 
 
 def _neighbour_spans(sentence_spans: np.ndarray, passage: Passage) -> list[tuple[int, int]]:
