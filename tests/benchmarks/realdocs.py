@@ -265,6 +265,18 @@ def stored_vocabulary(cache_root: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def candidate_shares(lexical_share: float, meaning_share: float, attention_share: float) -> Iterator[None]:
+    """The candidate sources' shares of the loop's budget set to these while the block runs."""
+    shipped = dict(WEIGHTS)
+    WEIGHTS.update(lexical=lexical_share, meaning=meaning_share, attention=attention_share)
+    try:
+        yield
+    finally:
+        WEIGHTS.clear()
+        WEIGHTS.update(shipped)
+
+
+@contextlib.contextmanager
 def without_token_vectors() -> Iterator[None]:
     """The meaning ranking without the static token vectors (what the first question had before them)."""
     saved = meaning_module.token_scores
@@ -322,6 +334,10 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
             elif method.startswith("auto-c"):  # the loop reads another number of candidate tokens
                 budget = RetrievalSettings(mode="auto", candidate_tokens=int(method.removeprefix("auto-c")))
                 outcomes.append(_log(ask_core(model, document, question, method, budget)))
+            elif method.startswith("auto-w"):  # other shares of the candidate budget: auto-w<lexical>-<meaning>-<attention>
+                shares = [float(v) for v in method.removeprefix("auto-w").split("-")]
+                with candidate_shares(*shares):
+                    outcomes.append(_log(ask_core(model, document, question, method, auto)))
             elif method.startswith("auto-L"):  # the loop at another layer (all heads: calibrated at one layer)
                 at_layer = RetrievalSettings(mode="auto", layer=int(method.removeprefix("auto-L")))
                 outcomes.append(_log(ask_core(model, document, question, method, at_layer)))
@@ -398,7 +414,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", default="dev", help="dev (tunes the app), heldout (read once a change is chosen), or a question file")
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
-    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-c<N>")
+    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-c<N>, auto-w<L>-<M>-<A>")
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
     parser.add_argument("--full-docs", default="", help="documents the full pass runs on (default: all)")
     parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")
