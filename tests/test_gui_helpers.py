@@ -90,6 +90,9 @@ class FakeCore:
     index_runs: list = field(default_factory=list)  # (first window, windows done, how it ended) per build
     lexical_calls: int = 0
     stats: dict = field(default_factory=dict)  # added to every answer's stats
+    vector_batches: int = 0  # batches of word vectors the app's start finds missing (0: all stored)
+    vector_delay: float = 0.0  # seconds per batch
+    vector_runs: list = field(default_factory=list)  # (batches done, how it ended) per preparation
 
     def load_model(self, spec: str, device: str, on_progress: Callable | None = None, cancel=None) -> FakeModel:
         self.model_loads += 1
@@ -155,6 +158,23 @@ class FakeCore:
         done = self.indexed.get(text, 0)
         return done * 50, total * 50, done >= total
 
+    def prepare_vocabulary(self, check, on_progress=None) -> int:
+        done, ended = 0, "complete"
+        try:
+            while done < self.vector_batches:
+                check()
+                if on_progress:
+                    on_progress(Progress("vectors", done, self.vector_batches, message="Preparing the word vectors"))
+                time.sleep(self.vector_delay)
+                done += 1
+        except BaseException as exc:
+            ended = type(exc).__name__
+            raise
+        finally:
+            self.vector_batches -= done
+            self.vector_runs.append((done, ended))
+        return done * 1024
+
     def lexical_index(self, text, sentences) -> object:
         self.lexical_calls += 1
         return object()
@@ -179,7 +199,8 @@ class FakeCore:
         from app.ui.workers import Engine
 
         calls = {"load_model": self.load_model, "answer": self.answer, "build_index": self.build_index,
-                 "index_status": self.index_status, "lexical_index": self.lexical_index}
+                 "index_status": self.index_status, "lexical_index": self.lexical_index,
+                 "prepare_vocabulary": self.prepare_vocabulary}
         return Engine(**{**calls, **overrides})
 
 

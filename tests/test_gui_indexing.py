@@ -185,6 +185,37 @@ def test_indexing_on_open_can_be_turned_off(qtbot, sample_pdf, fake_core, isolat
     wait_phase(qtbot, window, "complete")
 
 
+def test_the_app_start_prepares_the_word_vectors_once_and_says_when_they_are_ready(qtbot, fake_core, isolated):
+    fake_core.vector_batches, fake_core.vector_delay = 3, 0.05
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    qtbot.waitUntil(lambda: fake_core.vector_runs == [(3, "complete")], timeout=5000)
+    qtbot.waitUntil(lambda: "word vectors are ready" in window.status.message.text(), timeout=3000)
+    window.close()
+    again = make_window(qtbot, fake_core.engine(), isolated)
+    qtbot.waitUntil(lambda: len(fake_core.vector_runs) == 2, timeout=5000)
+    assert fake_core.vector_runs[1] == (0, "complete"), "nothing left to compute at the next start"
+    assert "word vectors" not in again.status.message.text()
+
+
+def test_a_question_stops_the_word_vectors_and_is_answered(qtbot, sample_pdf, fake_core, isolated):
+    fake_core.vector_batches, fake_core.vector_delay = 400, 0.05  # 20 s of work if nothing stopped it
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    qtbot.waitUntil(lambda: "Preparing the word vectors" in window.status.message.text(), timeout=5000)
+    open_and_wait(qtbot, window, sample_pdf)
+    outcome = ask_and_wait(qtbot, window, "What colour is box 4?", timeout=10000)
+    assert outcome.result.passages
+    done, ended = fake_core.vector_runs[0]
+    assert ended == "_Stopped" and 0 < done < 400, "stopped after the batch in progress, keeping what was done"
+
+
+def test_no_word_vectors_at_the_start_when_background_indexing_is_off(qtbot, fake_core, isolated):
+    AppSettings(index_on_open=False).save()
+    fake_core.vector_batches = 3
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    qtbot.wait(300)
+    assert fake_core.vector_runs == [] and "word vectors" not in window.status.message.text()
+
+
 # ------------------------------------------------------------------------------------------- errors
 
 

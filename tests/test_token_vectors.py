@@ -179,3 +179,14 @@ def test_completing_the_vocabulary_stops_between_batches_and_keeps_what_it_compu
     assert stored.missing() == table.missing()
     first = int(np.flatnonzero(stored.known)[0])
     np.testing.assert_allclose(stored.vectors[first], table._read_alone(np.array([first]))[0], atol=2e-3)
+
+
+def test_completing_the_vocabulary_reports_progress_and_how_many_it_computed(embedder, fresh_tables):
+    table = token_vectors.token_table(embedder)
+    table.known[:] = True
+    table.known[[7, 1000, 2000]] = False  # three vectors left to compute
+    seen = []
+    assert token_vectors.complete_vocabulary(on_progress=seen.append) == 3
+    assert [(p.stage, p.done, p.total) for p in seen] == [("vectors", 0, 3)] and seen[0].message
+    assert token_vectors.vocabulary_missing() == 0
+    assert token_vectors.complete_vocabulary() == 0, "nothing left to compute the second time"

@@ -26,7 +26,7 @@ from app.retrieval.index_store import folder_bytes, index_builder, open_index, o
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import context_prefix_ids
 from app.retrieval.segment_store import SegmentBuilder
-from app.retrieval.token_vectors import complete_vocabulary, vocabulary_missing
+from app.retrieval.token_vectors import PREPARING, complete_vocabulary, vocabulary_missing
 from app.retrieval.token_vectors import prepare as prepare_token_vectors
 from app.retrieval.types import (
     Cancelled,
@@ -105,6 +105,7 @@ def build_index(
     if on_progress:
         on_progress(Progress("embedding", 0, 1, message="Reading the document's words for meaning"))
     prepare_token_vectors(text, sentences)
+    _complete_vocabulary(on_progress, cancel, should_pause)
     embedded = build_embeddings(text, sentences, on_progress, cancel, should_pause)
     embedding_seconds = time.perf_counter() - started
     layer = index_layer_for(model, settings, on_progress, cancel)
@@ -126,21 +127,20 @@ def build_index(
         finished = builder.finish()
         windows_done = builder.steps_done
     seconds = time.perf_counter() - started
-    if finished is not None:
-        _complete_vocabulary(on_progress, cancel, should_pause)
     return IndexReport(folder, finished is not None, windows_done, len(windows), doc.num_tokens, seconds, done_now,
                        folder_bytes(finished or builder.partial), embedded, embedding_seconds)
 
 
 def _complete_vocabulary(on_progress: ProgressCallback | None, cancel: CancelToken | None,
                          should_pause: Callable[[], bool] | None) -> None:
-    """Once per machine, after a document's indexes are complete: the static vector of every vocabulary token
-    (see token_vectors.complete_vocabulary). A pause or a cancel stops it and costs nothing: it goes on after
-    the next document's indexes."""
+    """Once per machine, as the first document's indexes begin (unless the app's start did it): the static
+    vector of every vocabulary token (see token_vectors.complete_vocabulary), so that every later document
+    needs none computed before its first question. A pause or a cancel stops it and costs nothing: it goes
+    on with the next build."""
     if not vocabulary_missing():
         return
     if on_progress:
-        on_progress(Progress("embedding", 0, 1, message="Reading the vocabulary's word vectors for the next documents (once)"))
+        on_progress(Progress("embedding", 0, 1, message=PREPARING))
     with contextlib.suppress(_Paused, Cancelled):
         complete_vocabulary(_checker(cancel, should_pause))
 

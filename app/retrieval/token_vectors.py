@@ -30,6 +30,7 @@ import numpy as np
 from app.paths import cache_dir
 from app.retrieval import embeddings
 from app.retrieval.embeddings import DIMENSIONS, NeighbourhoodLengths, SentenceEmbedder
+from app.retrieval.types import Progress, ProgressCallback
 from app.retrieval.units import SpanLike
 from app.retrieval.workspace import text_key
 
@@ -39,6 +40,7 @@ SAVE_AFTER = 64  # new token vectors worth writing the table again (a document's
 CHUNK_TOKENS = 16384  # document tokens turned into sentence vectors at a time (memory stays flat)
 TOKENIZE_SENTENCES = 2048  # sentences tokenised per call: a shorter hold of the GIL (the GUI thread stays live)
 DOCUMENTS_KEPT = 2  # documents whose token ids stay in memory (the open one and the one before)
+PREPARING = "Preparing the word vectors for quick first answers (once per machine)"
 
 
 @dataclass
@@ -126,10 +128,10 @@ class TokenTable:
         """How many vocabulary tokens have no vector yet."""
         return int((~self.known).sum())
 
-    def complete(self, check: Callable[[], None] | None = None) -> None:
-        """Compute every vector not known yet, a batch at a time; `check` runs between batches and may raise
-        to stop (what is computed so far is kept and stored)."""
-        computed = 0
+    def complete(self, check: Callable[[], None] | None = None, on_progress: ProgressCallback | None = None) -> int:
+        """Compute every vector not known yet, a batch at a time, and return how many were computed; `check`
+        runs between batches and may raise to stop (what is computed so far is kept and stored)."""
+        computed, total = 0, self.missing()
         try:
             while True:
                 if check is not None:
@@ -137,7 +139,9 @@ class TokenTable:
                 with self._lock:
                     batch = np.flatnonzero(~self.known)[:TABLE_BATCH]
                     if not len(batch):
-                        return
+                        return computed
+                    if on_progress is not None:
+                        on_progress(Progress("vectors", computed, total, message=PREPARING))
                     self._compute(batch)
                     computed += len(batch)
         finally:
@@ -188,13 +192,15 @@ def vocabulary_missing() -> int:
     return token_table(embedder).missing() if isinstance(embedder, SentenceEmbedder) else 0
 
 
-def complete_vocabulary(check: Callable[[], None] | None = None) -> None:
-    """Every vocabulary token's vector, computed once per machine (16 s on two cores, in the background after
-    a document's indexes are complete), so that a document opened later needs none computed before its
-    first question: the tokens a manual uses took 2-4.5 s of its first answer (see the benchmark notes)."""
+def complete_vocabulary(check: Callable[[], None] | None = None, on_progress: ProgressCallback | None = None) -> int:
+    """Every vocabulary token's vector, computed once per machine (16 s on two cores, in the background as
+    the app starts, or as a document's indexes begin), so that a document opened later needs none computed
+    before its first question: the tokens a manual uses took 2-4.5 s of its first answer (see the benchmark
+    notes). Returns how many vectors were computed now (0 without an embedder or when all are stored)."""
     embedder = embeddings.sentence_embedder()
     if isinstance(embedder, SentenceEmbedder):
-        token_table(embedder).complete(check)
+        return token_table(embedder).complete(check, on_progress)
+    return 0
 
 
 def token_table(embedder: SentenceEmbedder) -> TokenTable:

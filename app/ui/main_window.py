@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         self.status.set_model(self._model_label())
         self.runner.start_document_job(WarmUpJob(engine))
+        self.indexing.prepare_word_vectors()
         if history_notice:
             QTimer.singleShot(0, lambda: self.history.tell_once("open", history_notice))
 

@@ -30,6 +30,7 @@ from app.ui.workers import (
     LexicalIndexJob,
     ModelHolder,
     ModelLoaded,
+    WordVectorsJob,
 )
 
 
@@ -76,6 +77,18 @@ class IndexingController(QObject):
         return self.state.can_stop
 
     # what the window tells it ---------------------------------------------------------------------
+    def prepare_word_vectors(self) -> None:
+        """As the app starts (unless background indexing is off): the word vectors of the whole vocabulary,
+        once per machine, so the first question on the first document is answered sooner."""
+        if not self.settings().index_on_open:
+            return
+        job = WordVectorsJob(self.engine)
+        job.signals.progress.connect(self._on_word_vectors_progress)
+        job.signals.succeeded.connect(self._on_word_vectors)
+        job.signals.failed.connect(lambda failure: self.status.show_message(
+            f"The word vectors could not be prepared ({failure.message}); questions still work."))
+        self.runner.start_model_job(job)
+
     def start(self, document: OpenDocument) -> None:
         """A document opened: build its keyword index, and its attention index unless that is off."""
         self.close_document()
@@ -194,6 +207,15 @@ class IndexingController(QObject):
     def _on_lexical_failed(self, failure: JobFailure) -> None:
         self.status.show_message(f"The keyword index could not be built: {failure.message}")
         self.failed.emit(failure)
+
+    def _on_word_vectors_progress(self, progress: Progress) -> None:
+        if self.document is None and progress.total:
+            percent = 100 * progress.done // progress.total
+            self.status.show_message(f"{progress.message}: {percent}%")
+
+    def _on_word_vectors(self, computed: int) -> None:
+        if computed and self.document is None:
+            self.status.show_message("The word vectors are ready: first answers come sooner.")
 
     def _set(self, state: IndexState) -> None:
         self.state = state

@@ -7,7 +7,7 @@ messages in :mod:`app.ui.workers.messages`.
 from app.ui.workers.ask_job import AskJob, passage_rects
 from app.ui.workers.document_jobs import LoadDocumentJob, WarmUpJob
 from app.ui.workers.engine import Engine
-from app.ui.workers.index_job import IndexJob, LexicalIndexJob
+from app.ui.workers.index_job import IndexJob, LexicalIndexJob, WordVectorsJob
 from app.ui.workers.jobs import Job, JobRunner, JobSignals
 from app.ui.workers.messages import (
     AskOutcome,
@@ -37,5 +37,6 @@ __all__ = [
     "ModelHolder",
     "ModelLoaded",
     "WarmUpJob",
+    "WordVectorsJob",
     "passage_rects",
 ]

@@ -61,6 +61,12 @@ def _lexical_index(text: str, sentences: Any) -> Any:
     return lexical_index(text, sentences)
 
 
+def _prepare_vocabulary(check: Callable[[], None], on_progress: ProgressCallback | None = None) -> int:
+    from app.retrieval.token_vectors import complete_vocabulary
+
+    return complete_vocabulary(check, on_progress)
+
+
 def _warm_up() -> None:
     import app.documents  # noqa: F401 - PyMuPDF's import alone takes ~0.7 s
 
@@ -79,7 +85,8 @@ class Engine:
     (`app.history.document_key`). `build_index(text, sentences, model, settings=, on_progress=, cancel=,
     should_pause=)` returns an `app.retrieval.indexing.IndexReport`; `index_status(text, sentences, model,
     settings)` is (indexed tokens, document tokens, complete); `lexical_index(text, sentences)` builds or
-    loads the keyword index.
+    loads the keyword index; `prepare_vocabulary(check, on_progress)` computes the word vectors not stored
+    yet (once per machine) and returns how many it computed.
     """
 
     load_document: Callable[..., Any] = _load_document
@@ -88,6 +95,7 @@ class Engine:
     answer: Callable[..., AnswerResult] = _answer
     document_key: Callable[[Path, CancelCheck | None], str] = _document_key
     warm_up: Callable[[], None] = _warm_up
+    prepare_vocabulary: Callable[..., int] = _prepare_vocabulary
     build_index: Callable[..., Any] = _build_index
     index_status: Callable[..., tuple[int, int, bool]] = _index_status
     lexical_index: Callable[[str, Any], Any] = _lexical_index

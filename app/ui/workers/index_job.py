@@ -1,5 +1,6 @@
-"""The jobs that index the open document in the background: its attention index (model pool; a question
-pauses it and a later job resumes it) and its keyword index (documents pool)."""
+"""The jobs that index in the background: the open document's attention index (model pool; a question
+pauses it and a later job resumes it), its keyword index (documents pool), and once per machine, as the app
+starts, the word vectors of the whole vocabulary (model pool; a question stops it)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,38 @@ class LexicalIndexJob(Job):
 
     def work(self) -> None:
         self.engine.lexical_index(self.document.text, self.document.sentences)
+
+
+class WordVectorsJob(Job):
+    """Compute the word vectors not stored yet (about 16 s once per machine), so that the first question on
+    the first document opened does not wait for its document's; succeeds with how many it computed.
+
+    `preempt()` stops it after the batch in progress, keeping what is done: the next indexing of a document
+    goes on with the rest.
+    """
+
+    title = "Could not prepare the word vectors"
+    background = True
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self._stop = threading.Event()
+
+    def preempt(self) -> None:
+        self._stop.set()
+
+    def work(self) -> int:
+        try:
+            return self.engine.prepare_vocabulary(self._check, lambda p: self.emit_progress(p, PROGRESS_INTERVAL))
+        except _Stopped:
+            return 0
+
+    def _check(self) -> None:
+        self.token.raise_if_cancelled()
+        if self._stop.is_set():
+            raise _Stopped
+
+
+class _Stopped(Exception):
+    """Raised between batches when a question needs the model pool."""
