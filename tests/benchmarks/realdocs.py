@@ -307,11 +307,15 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
         if "cold" in methods:
             with cold_cache(cache_root, dev_doc.id, "cold-vocabulary"), stored_vocabulary(cache_root):
                 run.vocabulary_first_seconds = ask_core(model, document, questions[0], "cold", COLD).seconds
+    for method in (m for m in methods if m.startswith("cold-w")):  # cold with other shares: cold-w<L>-<M>-<A>
+        shares = [float(v) for v in method.removeprefix("cold-w").split("-")]
+        with cold_cache(cache_root, dev_doc.id, method), candidate_shares(*shares):
+            outcomes += [_log(ask_core(model, document, q, method, COLD)) for q in questions]
     if "cold-words" in methods:  # the same before the static token vectors: BM25 alone at first
         with cold_cache(cache_root, dev_doc.id, "cold-words"), without_token_vectors():
             outcomes += [_log(ask_core(model, document, q, "cold-words", COLD)) for q in questions]
     recalls: list[Recall] = []
-    if any(method not in WITHOUT_INDEX for method in methods):
+    if any(method not in WITHOUT_INDEX and not method.startswith("cold-w") for method in methods):
         report = build_index(document.text, document.sentences, model, auto)
         run.tokens, run.index_seconds = report.document_tokens, report.seconds
         run.minilm_build_seconds = report.embedding_seconds
@@ -414,7 +418,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", default="dev", help="dev (tunes the app), heldout (read once a change is chosen), or a question file")
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
-    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-c<N>, auto-w<L>-<M>-<A>")
+    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-c<N>, auto-w<L>-<M>-<A>, cold-w<L>-<M>-<A>")
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
     parser.add_argument("--full-docs", default="", help="documents the full pass runs on (default: all)")
     parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")
