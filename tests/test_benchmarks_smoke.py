@@ -119,6 +119,11 @@ def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, 
     assert realdocs.recall_rows([recall])[0][0] == "lexical alone"
     paraphrased = devset.Question("p", "genesis", "?", evidence, 1, "x", True, "name")
     assert realdocs._full_sample([question, paraphrased, question], 2) == [question, paraphrased]
+    shipped = dict(realdocs.WEIGHTS)
+    with realdocs.candidate_shares("cold-w0-1-0.5"):
+        assert realdocs.WEIGHTS == {"lexical": 0.0, "meaning": 1.0, "attention": 0.5}
+    assert dict(realdocs.WEIGHTS) == shipped, "the shipped shares come back after the block"
+    assert realdocs.needs_index("auto-w1-6-1") and not realdocs.needs_index("cold-w0-1-0")
     home = os.environ["XDG_CACHE_HOME"]
     with realdocs.cold_cache(tmp_path, "genesis"), realdocs.without_token_vectors():
         assert os.environ["XDG_CACHE_HOME"] == str(tmp_path / "cold" / "genesis")

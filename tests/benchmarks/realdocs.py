@@ -131,6 +131,11 @@ class DocumentRun:
     minilm_build_seconds: float = 0.0
 
 
+def needs_index(method: str) -> bool:
+    """The method reads the attention index or the embeddings (every cold method asks before they exist)."""
+    return method not in WITHOUT_INDEX and not method.startswith("cold-w")
+
+
 def covers_evidence(passages: Sequence[Passage], span: tuple[int, int] | None) -> bool:
     """The passages cover at least half of the evidence's characters."""
     if span is None:
@@ -265,8 +270,10 @@ def stored_vocabulary(cache_root: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def candidate_shares(lexical_share: float, meaning_share: float, attention_share: float) -> Iterator[None]:
-    """The candidate sources' shares of the loop's budget set to these while the block runs."""
+def candidate_shares(method: str) -> Iterator[None]:
+    """The candidate sources' shares of the loop's budget set, while the block runs, to those a method named
+    `auto-w<lexical>-<meaning>-<attention>` or `cold-w<...>` gives."""
+    lexical_share, meaning_share, attention_share = (float(v) for v in method.split("-w", 1)[1].split("-"))
     shipped = dict(WEIGHTS)
     WEIGHTS.update(lexical=lexical_share, meaning=meaning_share, attention=attention_share)
     try:
@@ -308,14 +315,13 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
             with cold_cache(cache_root, dev_doc.id, "cold-vocabulary"), stored_vocabulary(cache_root):
                 run.vocabulary_first_seconds = ask_core(model, document, questions[0], "cold", COLD).seconds
     for method in (m for m in methods if m.startswith("cold-w")):  # cold with other shares: cold-w<L>-<M>-<A>
-        shares = [float(v) for v in method.removeprefix("cold-w").split("-")]
-        with cold_cache(cache_root, dev_doc.id, method), candidate_shares(*shares):
+        with cold_cache(cache_root, dev_doc.id, method), candidate_shares(method):
             outcomes += [_log(ask_core(model, document, q, method, COLD)) for q in questions]
     if "cold-words" in methods:  # the same before the static token vectors: BM25 alone at first
         with cold_cache(cache_root, dev_doc.id, "cold-words"), without_token_vectors():
             outcomes += [_log(ask_core(model, document, q, "cold-words", COLD)) for q in questions]
     recalls: list[Recall] = []
-    if any(method not in WITHOUT_INDEX and not method.startswith("cold-w") for method in methods):
+    if any(needs_index(method) for method in methods):
         report = build_index(document.text, document.sentences, model, auto)
         run.tokens, run.index_seconds = report.document_tokens, report.seconds
         run.minilm_build_seconds = report.embedding_seconds
@@ -339,8 +345,7 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
                 budget = RetrievalSettings(mode="auto", candidate_tokens=int(method.removeprefix("auto-c")))
                 outcomes.append(_log(ask_core(model, document, question, method, budget)))
             elif method.startswith("auto-w"):  # other shares of the candidate budget: auto-w<lexical>-<meaning>-<attention>
-                shares = [float(v) for v in method.removeprefix("auto-w").split("-")]
-                with candidate_shares(*shares):
+                with candidate_shares(method):
                     outcomes.append(_log(ask_core(model, document, question, method, auto)))
             elif method.startswith("auto-L"):  # the loop at another layer (all heads: calibrated at one layer)
                 at_layer = RetrievalSettings(mode="auto", layer=int(method.removeprefix("auto-L")))
