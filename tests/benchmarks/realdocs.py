@@ -24,6 +24,7 @@ Per document, in one process and one run:
    cold     auto before the attention index and the sentence embeddings exist (BM25 and the static token
             vectors), each document in an empty cache: what a user gets at once
    cold-words  the same without the static token vectors (BM25 alone, as before them)
+   cold-c3072  cold with the loop reading another number of candidate tokens (any N)
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
    minilm   MiniLM sentence embeddings alone (top 36), same answer step
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -133,7 +135,7 @@ class DocumentRun:
 
 def needs_index(method: str) -> bool:
     """The method reads the attention index or the embeddings (every cold method asks before they exist)."""
-    return method not in WITHOUT_INDEX and not method.startswith("cold-w")
+    return method not in WITHOUT_INDEX and not method.startswith(("cold-w", "cold-c"))
 
 
 def covers_evidence(passages: Sequence[Passage], span: tuple[int, int] | None) -> bool:
@@ -317,6 +319,10 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
     for method in (m for m in methods if m.startswith("cold-w")):  # cold with other shares: cold-w<L>-<M>-<A>
         with cold_cache(cache_root, dev_doc.id, method), candidate_shares(method):
             outcomes += [_log(ask_core(model, document, q, method, COLD)) for q in questions]
+    for method in (m for m in methods if m.startswith("cold-c")):  # cold with another candidate budget
+        budget = dataclasses.replace(COLD, candidate_tokens=int(method.removeprefix("cold-c")))
+        with cold_cache(cache_root, dev_doc.id, method):
+            outcomes += [_log(ask_core(model, document, q, method, budget)) for q in questions]
     if "cold-words" in methods:  # the same before the static token vectors: BM25 alone at first
         with cold_cache(cache_root, dev_doc.id, "cold-words"), without_token_vectors():
             outcomes += [_log(ask_core(model, document, q, "cold-words", COLD)) for q in questions]
@@ -423,7 +429,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", default="dev", help="dev (tunes the app), heldout (read once a change is chosen), or a question file")
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
-    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-c<N>, auto-w<L>-<M>-<A>, cold-w<L>-<M>-<A>")
+    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-c<N>, auto-w<L>-<M>-<A>, cold-w<L>-<M>-<A>, cold-c<N>")
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
     parser.add_argument("--full-docs", default="", help="documents the full pass runs on (default: all)")
     parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")
