@@ -13,6 +13,8 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
+from app.retrieval.types import RetrievalSettings  # dataclasses only: no torch at start
+
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = {"ask", "index", "calibrate", "selfcheck"}
 
@@ -39,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         "is quick; full: the paper's exact pass over every window (writes the attention "
         "index); indexed: read the sentences the attention index ranks best (builds it first if missing)",
     )
+    ask.add_argument("--candidate-tokens", type=int, default=RetrievalSettings.candidate_tokens, metavar="N",
+                     help="auto, indexed: tokens of the best-ranked sentences the loop reads "
+                          f"(default {RetrievalSettings.candidate_tokens})")
     ask.add_argument("--meaning-beside-loop", type=int, default=10, metavar="N",
                      help="auto: keep the N sentences meaning ranks best beside the loop's choice (0: the loop's alone)")
     ask.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -109,7 +114,7 @@ def run_ask(options: argparse.Namespace) -> int:
     from app.documents import DocumentError, load_document
     from app.retrieval.models import ModelLoadError, load_model
     from app.retrieval.pipeline import answer
-    from app.retrieval.types import BadInputError, RetrievalSettings
+    from app.retrieval.types import BadInputError
 
     if not options.question.strip():
         return fail("the question is empty", EXIT_BAD_INPUT)
@@ -128,6 +133,7 @@ def run_ask(options: argparse.Namespace) -> int:
     settings = RetrievalSettings(
         window_tokens=options.window, top_k=options.top_k, layer=options.layer,
         max_new_tokens=options.max_new_tokens, mode=options.mode, meaning_beside_loop=options.meaning_beside_loop,
+        candidate_tokens=options.candidate_tokens,
     )
     try:
         result = answer(document.text, document.sentences, options.question, model, settings, progress)

@@ -71,9 +71,12 @@ def test_ask_prints_the_json_contract(tiny_folder, tmp_path, capsys, haystack):
     assert {"document_tokens", "retrieval_seconds", "generation_seconds", "model", "device"} <= set(out["stats"])
     assert out["stats"]["mode"] == "full"
     code = cli.main(["ask", str(document), "Where was the garden?", "--model", str(tiny_folder), "--json",
-                     "--window", "256", "--top-k", "30", "--max-new-tokens", "5", "--mode", "indexed"])
+                     "--window", "256", "--top-k", "30", "--max-new-tokens", "5", "--mode", "indexed",
+                     "--candidate-tokens", "400"])
     assert code == 0
-    assert json.loads(capsys.readouterr().out)["stats"]["mode"] == "indexed"
+    stats = json.loads(capsys.readouterr().out)["stats"]
+    assert stats["mode"] == "indexed"
+    assert 0 < stats["focus_tokens"] <= 600 < stats["document_tokens"], "the loop read about the budget asked for"
 
 
 def test_ask_reports_bad_input_with_exit_code_2(tmp_path, capsys):

@@ -20,7 +20,7 @@ Per document, in one process and one run:
    auto-L14    the same with the loop at layer 14 (any N; the index is read at that layer too, and the
             loop sums every head: heads are calibrated for one layer)
    auto-k600   the same, the loop keeping the sentences of its best 600 tokens instead of 300 (any N)
-   auto-c6144  the same, the loop reading 6,144 candidate tokens instead of 4,096 (any N)
+   auto-c6144  the same, the loop reading 6,144 candidate tokens instead of 3,072 (any N)
    cold     auto before the attention index and the sentence embeddings exist (BM25 and the static token
             vectors), each document in an empty cache: what a user gets at once
    cold-words  the same without the static token vectors (BM25 alone, as before them)
@@ -73,7 +73,7 @@ from app.retrieval.pipeline import answer, answer_from_passages, candidate_ranki
 from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
 METHODS = ["auto", "auto-heads", "cold", "cold-words", "indexed", "bm25", "minilm", "meaning", "full"]
-BUDGETS = (2048, 4096, 6144)
+BUDGETS = (2048, 3072, 4096, 6144)
 WITHOUT_INDEX = ("cold", "cold-words", "bm25")  # methods that need neither the attention index nor the embeddings
 # Ways to choose the loop's candidates from the sources' rankings, compared in the recall table.
 STRATEGIES: dict[str, tuple[str, dict[str, float]]] = {
