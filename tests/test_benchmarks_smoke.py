@@ -124,7 +124,7 @@ def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, 
         assert realdocs.WEIGHTS == {"lexical": 0.0, "meaning": 1.0, "attention": 0.5}
     assert dict(realdocs.WEIGHTS) == shipped, "the shipped shares come back after the block"
     assert realdocs.needs_index("auto-w1-6-1") and not realdocs.needs_index("cold-w0-1-0")
-    assert not realdocs.needs_index("cold-c3072")
+    assert not realdocs.needs_index("cold-c4096")
     home = os.environ["XDG_CACHE_HOME"]
     with realdocs.cold_cache(tmp_path, "genesis"), realdocs.without_token_vectors():
         assert os.environ["XDG_CACHE_HOME"] == str(tmp_path / "cold" / "genesis")

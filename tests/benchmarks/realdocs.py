@@ -24,7 +24,7 @@ Per document, in one process and one run:
    cold     auto before the attention index and the sentence embeddings exist (BM25 and the static token
             vectors), each document in an empty cache: what a user gets at once
    cold-words  the same without the static token vectors (BM25 alone, as before them)
-   cold-c3072  cold with the loop reading another number of candidate tokens (any N)
+   cold-c4096  cold with the loop reading 4,096 candidate tokens, the budget until run 40 (any N)
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
    minilm   MiniLM sentence embeddings alone (top 36), same answer step
