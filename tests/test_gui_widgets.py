@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QPalette
 
-from app.retrieval.types import Cancelled, CancelToken, Passage, Progress, WindowScore
+from app.retrieval.types import Cancelled, CancelToken, Passage, Progress, RetrievalSettings, WindowScore
 from app.ui.app_settings import AppSettings
 from app.ui.heat_strip import HeatStrip, aggregate_rows
 from app.ui.page_view import PageBox, PageView
@@ -339,7 +339,7 @@ def test_a_question_preempts_a_background_model_job(qtbot):
 
 def test_settings_dialog_round_trip_and_persistence(qtbot, isolated):
     chosen = AppSettings(model_kind="gguf", model_path="/models/x.gguf", device="cuda", window_tokens=2048, top_k=64,
-                         method="full", index_on_open=False, passage_order="page")
+                         candidate_tokens=8192, method="full", index_on_open=False, passage_order="page")
     dialog = SettingsDialog(AppSettings(passage_order="page"))
     qtbot.addWidget(dialog)
     assert not dialog.path.isEnabled()
@@ -352,6 +352,8 @@ def test_settings_dialog_round_trip_and_persistence(qtbot, isolated):
     assert AppSettings.load().model_choice() == ModelChoice("/models/x.gguf", "cuda")
     assert AppSettings.load().retrieval().mode == "full", "the exact method: every question is a full pass"
     assert AppSettings().retrieval().mode == "auto" and AppSettings().retrieval(full_pass=True).mode == "full"
+    assert AppSettings.load().retrieval().candidate_tokens == 8192, "the fast method reads what was chosen"
+    assert AppSettings().retrieval().candidate_tokens == RetrievalSettings().candidate_tokens
     QSettings().setValue("model/kind", "nonsense")
     assert AppSettings.load().model_spec == "bundled"
 
@@ -425,11 +427,13 @@ def test_stored_settings_of_the_wrong_type_or_range_fall_back_to_defaults(isolat
     store = QSettings()
     store.setValue("retrieval/window_tokens", 5)  # below what the dialog allows
     store.setValue("retrieval/top_k", "many")
+    store.setValue("retrieval/candidate_tokens", 10**9)
     store.setValue("indexing/on_open", "false")  # how an INI file gives it back
     store.setValue("view/passage_order", "sideways")
     store.setValue("model/device", "cuda")
     loaded = AppSettings.load()
     assert loaded.window_tokens == AppSettings().window_tokens and loaded.top_k == AppSettings().top_k
+    assert loaded.candidate_tokens == AppSettings().candidate_tokens
     assert loaded.index_on_open is False and loaded.device == "cuda" and loaded.passage_order == "score"
     store.setValue("recent/files", "/only/one.pdf")  # a one-element list comes back as a string
     assert recent_files() == ["/only/one.pdf"]

@@ -16,6 +16,7 @@ PASSAGE_ORDERS = ("score", "page")
 MAX_RECENT = 10
 WINDOW_TOKENS_RANGE = (128, 32768)  # what the settings dialog offers
 TOP_K_RANGE = (1, 4096)
+CANDIDATE_TOKENS_RANGE = (512, 65536)  # what the fast method's loop may read per question
 _DEFAULTS = RetrievalSettings()
 _OLD_FOLLOW_UPS_KEY = "retrieval/fast_follow_ups"  # before the Method setting: True meant the fast method
 
@@ -27,6 +28,7 @@ class AppSettings:
     device: str = "auto"
     window_tokens: int = _DEFAULTS.window_tokens
     top_k: int = _DEFAULTS.top_k
+    candidate_tokens: int = _DEFAULTS.candidate_tokens  # the fast method: tokens of the best sentences the loop reads
     method: str = "auto"  # "auto": keyword search and the attention index choose what the loop reads; "full"
     index_on_open: bool = True  # build the document's attention index in the background when it opens
     passage_order: str = "score"  # the passage list: best first ("score") or in document order ("page")
@@ -43,7 +45,8 @@ class AppSettings:
     def retrieval(self, full_pass: bool = False) -> RetrievalSettings:
         """Retrieval settings for one question; `full_pass` forces the paper's exact method."""
         mode = "full" if full_pass or self.method == "full" else "auto"
-        return replace(_DEFAULTS, window_tokens=self.window_tokens, top_k=self.top_k, mode=mode)
+        return replace(_DEFAULTS, window_tokens=self.window_tokens, top_k=self.top_k, mode=mode,
+                       candidate_tokens=self.candidate_tokens)
 
     # persistence ----------------------------------------------------------------------------------
     @classmethod
@@ -54,6 +57,7 @@ class AppSettings:
         device = store.value("model/device", "auto", type=str)
         window_tokens = store.value("retrieval/window_tokens", _DEFAULTS.window_tokens, type=int)
         top_k = store.value("retrieval/top_k", _DEFAULTS.top_k, type=int)
+        candidates = store.value("retrieval/candidate_tokens", _DEFAULTS.candidate_tokens, type=int)
         order = store.value("view/passage_order", "score", type=str)
         return cls(
             model_kind=kind if kind in MODEL_KINDS else "bundled",
@@ -62,6 +66,8 @@ class AppSettings:
             window_tokens=window_tokens if WINDOW_TOKENS_RANGE[0] <= window_tokens <= WINDOW_TOKENS_RANGE[1]
             else _DEFAULTS.window_tokens,
             top_k=top_k if TOP_K_RANGE[0] <= top_k <= TOP_K_RANGE[1] else _DEFAULTS.top_k,
+            candidate_tokens=candidates if CANDIDATE_TOKENS_RANGE[0] <= candidates <= CANDIDATE_TOKENS_RANGE[1]
+            else _DEFAULTS.candidate_tokens,
             method=_stored_method(store),
             index_on_open=store.value("indexing/on_open", True, type=bool),
             passage_order=order if order in PASSAGE_ORDERS else "score",
@@ -74,6 +80,7 @@ class AppSettings:
         store.setValue("model/device", self.device)
         store.setValue("retrieval/window_tokens", self.window_tokens)
         store.setValue("retrieval/top_k", self.top_k)
+        store.setValue("retrieval/candidate_tokens", self.candidate_tokens)
         store.setValue("retrieval/method", self.method)
         store.remove(_OLD_FOLLOW_UPS_KEY)
         store.setValue("indexing/on_open", self.index_on_open)

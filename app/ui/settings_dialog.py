@@ -20,7 +20,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.app_settings import DEVICES, METHODS, MODEL_KINDS, TOP_K_RANGE, WINDOW_TOKENS_RANGE, AppSettings
+from app.ui.app_settings import (
+    CANDIDATE_TOKENS_RANGE,
+    DEVICES,
+    METHODS,
+    MODEL_KINDS,
+    TOP_K_RANGE,
+    WINDOW_TOKENS_RANGE,
+    AppSettings,
+)
 
 KIND_LABELS = {
     "bundled": "Bundled model (SmolLM2-135M)",
@@ -60,6 +68,13 @@ class SettingsDialog(QDialog):
             minimum=WINDOW_TOKENS_RANGE[0], maximum=WINDOW_TOKENS_RANGE[1], singleStep=128, suffix=" tokens"
         )
         self.top_k = QSpinBox(minimum=TOP_K_RANGE[0], maximum=TOP_K_RANGE[1], singleStep=10)
+        self.candidate_tokens = QSpinBox(
+            minimum=CANDIDATE_TOKENS_RANGE[0], maximum=CANDIDATE_TOKENS_RANGE[1], singleStep=512, suffix=" tokens"
+        )
+        self.candidate_tokens.setToolTip(
+            "The fast method: how much of the best-ranked text the model reads for each question. More can find "
+            "more on a GPU; on a CPU each 1,000 tokens adds a few seconds."
+        )
         self.method = QComboBox()
         for method in METHODS:
             self.method.addItem(METHOD_LABELS[method], method)
@@ -86,6 +101,7 @@ class SettingsDialog(QDialog):
         form.addRow("Window size", self.window_tokens)
         form.addRow("Top-k tokens", self.top_k)
         form.addRow("Method", self.method)
+        form.addRow("Read per question", self.candidate_tokens)
         form.addRow("Indexing", self.index_on_open)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -108,6 +124,7 @@ class SettingsDialog(QDialog):
         self.window_tokens.setValue(settings.window_tokens)
         self.top_k.setValue(settings.top_k)
         self.method.setCurrentIndex(max(0, self.method.findData(settings.method)))
+        self.candidate_tokens.setValue(settings.candidate_tokens)
         self.index_on_open.setChecked(settings.index_on_open)
         self._kind_changed()
 
@@ -122,6 +139,7 @@ class SettingsDialog(QDialog):
             window_tokens=self.window_tokens.value(),
             top_k=self.top_k.value(),
             method=str(self.method.currentData()),
+            candidate_tokens=self.candidate_tokens.value(),
             index_on_open=self.index_on_open.isChecked(),
         )
 
