@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--candidate-tokens", type=int, default=RetrievalSettings.candidate_tokens, metavar="N",
                      help="auto, indexed: tokens of the best-ranked sentences the loop reads "
                           f"(default {RetrievalSettings.candidate_tokens})")
-    ask.add_argument("--meaning-beside-loop", type=int, default=10, metavar="N",
+    ask.add_argument("--meaning-beside-loop", type=int, default=RetrievalSettings.meaning_beside_loop, metavar="N",
                      help="auto: keep the N sentences meaning ranks best beside the loop's choice (0: the loop's alone)")
     ask.add_argument("--quiet", action="store_true", help="no progress on stderr")
     index = sub.add_parser("index", help="build (or resume) FILE's attention index without a question")

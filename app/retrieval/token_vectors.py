@@ -7,8 +7,9 @@ its vocabulary read alone ([CLS] token [SEP]) gives the token's output vector, c
 document or question uses the token (and for the whole vocabulary once per machine: as the app starts, or
 as a document's indexes begin) and kept in the cache folder. A sentence's vector is the mean of its tokens'
 vectors weighted by inverse document frequency (frequent tokens say little), so building it for a whole
-document is a pass over its token ids, not a forward pass. Its ranking differs from the embedder's: on the real-document dev and held-out sets
-each held paraphrased evidence among its best 36 that the other did not (see the benchmark notes).
+document is a pass over its token ids, not a forward pass. Its ranking differs from the embedder's: on the
+real-document dev and held-out sets each held paraphrased evidence among its best 36 that the other did not
+(see the benchmark notes).
 
 Memory stays small: per document we keep the token ids, each sentence's weight and vector length, and the
 neighbourhood lengths, not the vectors; a question's cosine to each sentence follows from its dot product

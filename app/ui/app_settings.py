@@ -63,11 +63,9 @@ class AppSettings:
             model_kind=kind if kind in MODEL_KINDS else "bundled",
             model_path=store.value("model/path", "", type=str),
             device=device if device in DEVICES else "auto",
-            window_tokens=window_tokens if WINDOW_TOKENS_RANGE[0] <= window_tokens <= WINDOW_TOKENS_RANGE[1]
-            else _DEFAULTS.window_tokens,
-            top_k=top_k if TOP_K_RANGE[0] <= top_k <= TOP_K_RANGE[1] else _DEFAULTS.top_k,
-            candidate_tokens=candidates if CANDIDATE_TOKENS_RANGE[0] <= candidates <= CANDIDATE_TOKENS_RANGE[1]
-            else _DEFAULTS.candidate_tokens,
+            window_tokens=_within(window_tokens, WINDOW_TOKENS_RANGE, _DEFAULTS.window_tokens),
+            top_k=_within(top_k, TOP_K_RANGE, _DEFAULTS.top_k),
+            candidate_tokens=_within(candidates, CANDIDATE_TOKENS_RANGE, _DEFAULTS.candidate_tokens),
             method=_stored_method(store),
             index_on_open=store.value("indexing/on_open", True, type=bool),
             passage_order=order if order in PASSAGE_ORDERS else "score",
@@ -86,6 +84,11 @@ class AppSettings:
         store.setValue("indexing/on_open", self.index_on_open)
         store.setValue("view/passage_order", self.passage_order)
         store.sync()
+
+
+def _within(value: int, bounds: tuple[int, int], default: int) -> int:
+    """`value` when the settings dialog could have given it (inside `bounds`), else `default`."""
+    return value if bounds[0] <= value <= bounds[1] else default
 
 
 def _stored_method(store: QSettings) -> str:

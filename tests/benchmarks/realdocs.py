@@ -135,7 +135,7 @@ class DocumentRun:
 
 def needs_index(method: str) -> bool:
     """The method reads the attention index or the embeddings (every cold method asks before they exist)."""
-    return method not in WITHOUT_INDEX and not method.startswith(("cold-w", "cold-c"))
+    return method not in WITHOUT_INDEX and not method.startswith("cold")
 
 
 def covers_evidence(passages: Sequence[Passage], span: tuple[int, int] | None) -> bool:
@@ -348,7 +348,7 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
                 beside = RetrievalSettings(mode="auto", meaning_beside_loop=int(method.removeprefix("auto-m")))
                 outcomes.append(_log(ask_core(model, document, question, method, beside)))
             elif method.startswith("auto-c"):  # the loop reads another number of candidate tokens
-                budget = RetrievalSettings(mode="auto", candidate_tokens=int(method.removeprefix("auto-c")))
+                budget = dataclasses.replace(auto, candidate_tokens=int(method.removeprefix("auto-c")))
                 outcomes.append(_log(ask_core(model, document, question, method, budget)))
             elif method.startswith("auto-w"):  # other shares of the candidate budget: auto-w<lexical>-<meaning>-<attention>
                 with candidate_shares(method):
