@@ -24,6 +24,17 @@ def _private_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
         monkeypatch.setenv(name, str(home / name.lower()))
 
 
+@pytest.fixture(autouse=True)
+def _no_deep_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deep meaning model (all-mpnet-base-v2, 438 MB) stays out unless a test asks for it: unpacking and
+    reading with it would cost every test that builds indexes seconds."""
+    from app.retrieval import deep_model, embeddings
+
+    monkeypatch.setattr(deep_model, "part_files", lambda: None)
+    monkeypatch.setattr(embeddings, "_deep_embedder", None)
+    monkeypatch.setattr(embeddings, "_deep_problem", None)
+
+
 def build_tiny_model(seed: int = 0):
     """A 2-layer Llama with a small BPE tokenizer trained on the bundled haystack: fast, real plumbing."""
     import torch

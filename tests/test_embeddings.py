@@ -24,6 +24,7 @@ class _BagOfLetters:
     """A stand-in embedder: a unit vector of letter counts (deterministic, instant)."""
 
     fingerprint = "letters"
+    dimensions = embeddings.DIMENSIONS
 
     def embed(self, texts, batch: int = 64) -> np.ndarray:
         vectors = np.zeros((len(texts), embeddings.DIMENSIONS), dtype=np.float32)

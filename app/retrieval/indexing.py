@@ -1,5 +1,6 @@
 """Building a document's indexes without a question, in the background, resumably: first the static token
-vectors (seconds; kept in memory), then the sentence embeddings (quick), then the attention index.
+vectors (seconds; kept in memory), then the sentence embeddings (quick), then the attention index, then the
+deep embeddings (all-mpnet-base-v2: the slowest, and the meaning ranking until they are done is MiniLM's).
 
 For the attention index, each window is read once, after the chat prompt's fixed opening (so the attention sink falls on the prompt,
 as in the full pass), up to the index layer; that layer's rotated keys of the window's tokens are stored.
@@ -10,6 +11,7 @@ fewer layers. The build stops between windows when cancelled or asked to pause, 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ import torch
 
 from app.retrieval.attention import capture_layer_inputs
 from app.retrieval.calibration import calibration_for
-from app.retrieval.embeddings import build_embeddings
+from app.retrieval.embeddings import build_embeddings, deep_embedder
 from app.retrieval.index_scoring import window_keys
 from app.retrieval.index_store import folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.models import LoadedModel
@@ -44,7 +46,8 @@ GPU_BATCH_TOKENS = 16384  # windows read together on a GPU (their keys are indep
 
 @dataclass(frozen=True)
 class IndexReport:
-    """Where a build stands: `complete`, or stopped (paused or cancelled) after `windows_done` windows."""
+    """Where a build stands: `complete` (every index it builds), or stopped (paused or cancelled) after
+    `windows_done` of the attention index's windows, or in the deep embeddings after them all."""
 
     folder: Path
     complete: bool
@@ -56,11 +59,13 @@ class IndexReport:
     index_bytes: int
     embeddings_complete: bool = False
     embedding_seconds: float = 0.0  # of `seconds`, spent on sentence embeddings
+    deep_complete: bool = False  # the deep embeddings (all-mpnet-base-v2)
+    deep_seconds: float = 0.0  # of `seconds`, spent on them
 
     @property
     def tokens_per_second(self) -> float:
         """Speed of the attention index build alone."""
-        seconds = self.seconds - self.embedding_seconds
+        seconds = self.seconds - self.embedding_seconds - self.deep_seconds
         return self.tokens_indexed_now / seconds if seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, float | int | bool | str]:
@@ -75,6 +80,8 @@ class IndexReport:
             "index_bytes": self.index_bytes,
             "embeddings_complete": self.embeddings_complete,
             "embedding_seconds": round(self.embedding_seconds, 3),
+            "deep_embeddings_complete": self.deep_complete,
+            "deep_embedding_seconds": round(self.deep_seconds, 3),
             "folder": str(self.folder),
         }
 
@@ -99,8 +106,29 @@ def build_index(
     cancel: CancelToken | None = None,
     should_pause: Callable[[], bool] | None = None,
 ) -> IndexReport:
-    """Build (or resume, or find complete) the document's sentence embeddings, then its attention index;
-    raises Cancelled when cancelled, returns early with `complete=False` when `should_pause()` turns true."""
+    """Build (or resume, or find complete) the document's sentence embeddings, then its attention index, then
+    (with `settings.deep_meaning`) its deep embeddings; raises Cancelled when cancelled, returns early with
+    `complete=False` when `should_pause()` turns true."""
+    report = _build_attention(text, sentences, model, settings, on_progress, cancel, should_pause)
+    if not report.complete or not settings.deep_meaning or deep_embedder() is None:
+        return report
+    started = time.perf_counter()
+    deep = build_embeddings(text, sentences, on_progress, cancel, should_pause, which="deep")
+    spent = time.perf_counter() - started
+    return dataclasses.replace(report, complete=deep, deep_complete=deep, deep_seconds=spent,
+                               seconds=report.seconds + spent)
+
+
+def _build_attention(
+    text: str,
+    sentences: Sequence[SpanLike],
+    model: LoadedModel,
+    settings: RetrievalSettings,
+    on_progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    should_pause: Callable[[], bool] | None,
+) -> IndexReport:
+    """The quick embeddings, then the attention index."""
     started = time.perf_counter()
     if on_progress:
         on_progress(Progress("embedding", 0, 1, message="Reading the document's words for meaning"))

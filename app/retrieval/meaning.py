@@ -1,5 +1,6 @@
-"""The meaning ranking: how close each sentence is in meaning to the question, from one small model
-(all-MiniLM-L6-v2) read two ways:
+"""The meaning ranking: how close each sentence is in meaning to the question. Once the deep embedder
+(all-mpnet-base-v2, deep_model.py) has read every sentence, in the background after the other indexes, its
+embeddings alone rank. Until then, one small model (all-MiniLM-L6-v2) read two ways:
 
 - its sentence embeddings (embeddings.py): a minute to build for a 300-page manual, several for a thousand
   pages, in the background when a document opens;
@@ -32,14 +33,19 @@ class Meaning:
     """Per sentence, the meaning score, and which reading gave it."""
 
     scores: np.ndarray
-    reading: str  # "embeddings" (every sentence embedded) or "token vectors" (until then)
+    reading: str  # "deep embeddings", "embeddings" (every sentence embedded) or "token vectors" (until then)
 
 
-def meaning(text: str, sentences: Sequence[SpanLike], question: str) -> Meaning | None:
-    """The embeddings' scores once every sentence is embedded; until then the token vectors' scores,
+def meaning(text: str, sentences: Sequence[SpanLike], question: str, deep: bool = True) -> Meaning | None:
+    """With `deep`, the deep embeddings' scores once every sentence has them. Otherwise all-MiniLM-L6-v2's:
+    the embeddings' scores once every sentence is embedded; until then the token vectors' scores,
     standardised, with their best READ_AGAIN sentences embedded at once and ranked first (a partly built
     store is left aside: this is the ranking measured for questions asked before the embeddings are built).
     None when the embedding model is not installed."""
+    if deep:
+        closely = embedding_scores(text, sentences, question, which="deep")
+        if closely is not None and np.isfinite(closely).all():
+            return Meaning(closely, "deep embeddings")
     embedded = embedding_scores(text, sentences, question)
     if embedded is not None and np.isfinite(embedded).all():
         return Meaning(embedded, "embeddings")
@@ -49,9 +55,9 @@ def meaning(text: str, sentences: Sequence[SpanLike], question: str) -> Meaning 
     return Meaning(best_read_again(text, sentences, question, static), "token vectors")
 
 
-def meaning_scores(text: str, sentences: Sequence[SpanLike], question: str) -> np.ndarray | None:
+def meaning_scores(text: str, sentences: Sequence[SpanLike], question: str, deep: bool = True) -> np.ndarray | None:
     """The scores of `meaning` alone."""
-    found = meaning(text, sentences, question)
+    found = meaning(text, sentences, question, deep)
     return None if found is None else found.scores
 
 

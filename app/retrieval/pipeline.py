@@ -11,6 +11,7 @@ Three modes share the InfiniRetri loop (`loop.py`) and differ only in what it re
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -273,8 +274,9 @@ def keep_beside_loop(loop_scores: dict[int, float], meaning: np.ndarray, extra: 
 def _index_for(run: Run, text: str, sentences: Sequence[SpanLike], folder: Path, mode: str) -> AttentionIndex | None:
     """The complete index; indexed mode builds it when missing, auto mode takes the part built so far."""
     index = open_index(folder)
-    if index is None and mode == "indexed":
-        build_index(text, sentences, run.model, run.settings, run.on_progress, run.cancel)
+    if index is None and mode == "indexed":  # the attention index only: the question waits for it
+        build_index(text, sentences, run.model, dataclasses.replace(run.settings, deep_meaning=False),
+                    run.on_progress, run.cancel)
         index = open_index(folder)
     return index if index is not None or mode != "auto" else open_partial(folder)
 

