@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                           f"(default {RetrievalSettings.candidate_tokens})")
     ask.add_argument("--meaning-beside-loop", type=int, default=RetrievalSettings.meaning_beside_loop, metavar="N",
                      help="auto: keep the N sentences meaning ranks best beside the loop's choice (0: the loop's alone)")
+    ask.add_argument("--no-deep-meaning", dest="deep_meaning", action="store_false",
+                     help="rank by meaning with MiniLM even where the deep embeddings are built")
     ask.add_argument("--quiet", action="store_true", help="no progress on stderr")
     index = sub.add_parser("index", help="build (or resume) FILE's attention index without a question")
     index.add_argument("file")
@@ -53,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--password", help="password of an encrypted PDF")
     index.add_argument("--window", type=int, default=1024, help="window size in tokens (default 1024)")
     index.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
+    index.add_argument("--no-deep-meaning", dest="deep_meaning", action="store_false",
+                       help="do not read the sentences with the deep embedder (all-mpnet-base-v2) after the index")
     index.add_argument("--quiet", action="store_true", help="no progress on stderr")
     calibrate = sub.add_parser("calibrate", help="measure the best scoring layer of a model and store it")
     _model_arguments(calibrate)
@@ -133,7 +137,7 @@ def run_ask(options: argparse.Namespace) -> int:
     settings = RetrievalSettings(
         window_tokens=options.window, top_k=options.top_k, layer=options.layer,
         max_new_tokens=options.max_new_tokens, mode=options.mode, meaning_beside_loop=options.meaning_beside_loop,
-        candidate_tokens=options.candidate_tokens,
+        candidate_tokens=options.candidate_tokens, deep_meaning=options.deep_meaning,
     )
     try:
         result = answer(document.text, document.sentences, options.question, model, settings, progress)
@@ -180,8 +184,8 @@ def run_index(options: argparse.Namespace) -> int:
     except ModelLoadError as exc:
         return fail(str(exc), EXIT_FAILURE)
     lexical_index(document.text, document.sentences)
-    report = build_index(document.text, document.sentences, model, RetrievalSettings(window_tokens=options.window),
-                         progress)
+    settings = RetrievalSettings(window_tokens=options.window, deep_meaning=options.deep_meaning)
+    report = build_index(document.text, document.sentences, model, settings, progress)
     progress.finish()
     if options.json:
         json.dump(report.to_json(), sys.stdout)
@@ -241,7 +245,8 @@ class _StderrProgress:
         if self.quiet:
             return
         now = time.monotonic()
-        if progress.stage in ("retrieving", "indexing") and progress.done < progress.total and now - self.last < 0.5:
+        counted = ("retrieving", "indexing", "embedding", "deep embedding")
+        if progress.stage in counted and progress.done < progress.total and now - self.last < 0.5:
             return
         self.last = now
         if progress.stage in ("retrieving", "indexing") and progress.total:
@@ -249,6 +254,9 @@ class _StderrProgress:
             what = "indexed window" if progress.stage == "indexing" else "window"
             rate = f", {progress.tokens_per_second:.0f} tokens/s" if progress.tokens_per_second else ""
             line = f"{what} {progress.done}/{progress.total}{rate}{eta}"
+        elif progress.stage in ("embedding", "deep embedding") and progress.total > 1:
+            eta = f", {progress.eta_seconds:.0f} s left" if progress.eta_seconds is not None else ""
+            line = f"{progress.message}: {100 * progress.done // progress.total}%{eta}"
         else:
             line = progress.message or progress.stage
         sys.stderr.write("\r\033[K" + line if sys.stderr.isatty() else line + "\n")

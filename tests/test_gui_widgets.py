@@ -339,11 +339,13 @@ def test_a_question_preempts_a_background_model_job(qtbot):
 
 def test_settings_dialog_round_trip_and_persistence(qtbot, isolated):
     chosen = AppSettings(model_kind="gguf", model_path="/models/x.gguf", device="cuda", window_tokens=2048, top_k=64,
-                         candidate_tokens=8192, method="full", index_on_open=False, passage_order="page")
+                         candidate_tokens=8192, method="full", index_on_open=False, passage_order="page",
+                         deep_meaning=False)
     dialog = SettingsDialog(AppSettings(passage_order="page"))
     qtbot.addWidget(dialog)
     assert not dialog.path.isEnabled()
     assert dialog.method.currentText() == "Fast (recommended)" and dialog.index_on_open.isChecked()
+    assert dialog.deep_meaning.isChecked() and AppSettings().retrieval().deep_meaning
     dialog.set_settings(chosen)
     assert dialog.method.currentText() == "Exact full pass (slow)"
     assert dialog.settings() == chosen and dialog.browse.isEnabled()
@@ -354,6 +356,7 @@ def test_settings_dialog_round_trip_and_persistence(qtbot, isolated):
     assert AppSettings().retrieval().mode == "auto" and AppSettings().retrieval(full_pass=True).mode == "full"
     assert AppSettings.load().retrieval().candidate_tokens == 8192, "the fast method reads what was chosen"
     assert AppSettings().retrieval().candidate_tokens == RetrievalSettings().candidate_tokens
+    assert not AppSettings.load().retrieval().deep_meaning, "neither built nor used when turned off"
     QSettings().setValue("model/kind", "nonsense")
     assert AppSettings.load().model_spec == "bundled"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import shutil
+import sys
 import tempfile
 import threading
 import zipfile
@@ -28,6 +29,7 @@ ARCHIVE_FOLDER = "all-mpnet-base-v2/"  # the archive's top folder
 NEEDED = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
           "vocab.txt")
 CHUNK = 1 << 22
+BUNDLED_FOLDER = "all_mpnet_base_v2"  # the unpacked model inside a packaged app (see packaging/infiniretri.spec)
 
 _lock = threading.Lock()
 
@@ -55,16 +57,26 @@ def models_dir() -> Path:
     return cache_dir() / "models"
 
 
+def unpacked_folder() -> Path | None:
+    """The unpacked model folder if it is there (nothing is unpacked or loaded)."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root and (Path(frozen_root) / BUNDLED_FOLDER / "model.safetensors").is_file():
+        return Path(frozen_root) / BUNDLED_FOLDER
+    folder = models_dir() / f"all-mpnet-base-v2-{ARCHIVE_SHA256[:12]}"
+    return folder if (folder / "model.safetensors").is_file() else None
+
+
 def deep_model_folder() -> Path | None:
     """The unpacked model folder (unpacking it the first time, about 4 s); None when the parts are not installed.
     Raises DeepModelError when they do not make the pinned archive."""
-    folder = models_dir() / f"all-mpnet-base-v2-{ARCHIVE_SHA256[:12]}"
     with _lock:
-        if (folder / "model.safetensors").is_file():
-            return folder
+        found = unpacked_folder()
+        if found is not None:
+            return found
         parts = part_files()
         if parts is None:
             return None
+        folder = models_dir() / f"all-mpnet-base-v2-{ARCHIVE_SHA256[:12]}"
         unpack(parts, folder)
         return folder
 

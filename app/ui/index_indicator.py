@@ -27,7 +27,9 @@ class IndexState:
     tokens_per_second: float = 0.0
     index_bytes: int = 0
     message: str = ""  # "starting": what happens first; "failed": what went wrong
-    step: str = "windows"  # what `done` and `total` count: "sentences" (batches, embeddings first) or "windows"
+    # what `done` and `total` count: "sentences" (batches, embeddings first), "windows" (the attention index)
+    # or "deep" (batches of the deep embeddings, last)
+    step: str = "windows"
 
     @property
     def percent(self) -> int | None:
@@ -67,6 +69,13 @@ def describe(state: IndexState) -> tuple[str, str]:
                f"differently from the question), then building the attention index. {ASKING_MEANWHILE} "
                f"Question ▸ Stop Indexing stops it. {RESUMES_NEXT_TIME}")
         return f"Indexing sentences{share}" + (f" · {eta}" if eta else ""), tip
+    if state.phase == "running" and state.step == "deep":
+        eta = rough_eta(state.eta_seconds)
+        tip = ("The attention index is complete. Now every sentence is read again by a larger model "
+               "(all-mpnet-base-v2), which finds passages worded differently from the question more often; until "
+               f"it is done, questions use the quick reading. {ASKING_MEANWHILE} Question ▸ Stop Indexing stops "
+               f"it. {RESUMES_NEXT_TIME}")
+        return f"Reading closely{share}" + (f" · {eta}" if eta else ""), tip
     if state.phase == "running":
         eta = rough_eta(state.eta_seconds)
         rate = f", {state.tokens_per_second:,.0f} tokens/s" if state.tokens_per_second > 0 else ""
@@ -80,8 +89,9 @@ def describe(state: IndexState) -> tuple[str, str]:
     if state.phase == "complete":
         size = f" ({state.index_bytes / 1e6:,.1f} MB in the cache folder)" if state.index_bytes else ""
         return "Fully indexed", (
-            f"This document's attention index is complete{size}. With it, a question is scored against the "
-            "whole document by the model's own attention in seconds, and only the best passages are read again."
+            f"This document's attention index is complete{size}, and so are its sentence embeddings. With them, a "
+            "question is scored against the whole document by words, meaning and the model's own attention in "
+            "seconds, and only the best passages are read again."
         )
     if state.phase == "failed":
         text = f"Indexed{share} · not finished" if percent else "Not indexed"

