@@ -228,7 +228,7 @@ def _focused(
     loop_kept = set(state.retained)
     if "meaning" in rankings.scores:
         state.unit_scores = keep_beside_loop(state.unit_scores, rankings.scores["meaning"],
-                                             run.settings.meaning_beside_loop, rankings.meaning_order)
+                                             run.settings.meaning_beside_loop)
         state.retained = sorted(state.unit_scores)
     beside_loop = set(state.retained) - loop_kept
     stats: dict[str, Any] = {
@@ -255,22 +255,19 @@ def rank_with_meaning(loop_scores: dict[int, float], meaning: np.ndarray) -> dic
     return dict(zip(units, fused.tolist()))
 
 
-def keep_beside_loop(loop_scores: dict[int, float], meaning: np.ndarray, extra: int,
-                     order: np.ndarray | None = None) -> dict[int, float]:
+def keep_beside_loop(loop_scores: dict[int, float], meaning: np.ndarray, extra: int) -> dict[int, float]:
     """The loop's retained units and, beside them, the `extra` units that meaning ranks best and the loop did
     not keep: the 135M model's attention rarely links a paraphrased question to its evidence, which the
     meaning ranking often holds (see the README). Ordered by reciprocal rank fusion of the loop's order (its
-    units by attention and meaning together, then the extra ones) and the meaning order (by `order`'s
-    scores where given, else by `meaning`'s)."""
-    order = meaning if order is None else order
-    ordered = rank_with_meaning(loop_scores, order)
+    units by attention and meaning together, then the extra ones) and the meaning order."""
+    ordered = rank_with_meaning(loop_scores, meaning)
     best = np.argsort(-np.where(np.isfinite(meaning), meaning, -np.inf), kind="stable")[: max(extra, 0)]
     extras = [int(u) for u in best if np.isfinite(meaning[u]) and int(u) not in ordered]
     if not extras:
         return ordered
     units = list(ordered) + extras
     loop_order = np.asarray([ordered.get(u, -np.inf) for u in units])
-    fused = fuse([loop_order, order[units]], k=MEANING_RANK_K)
+    fused = fuse([loop_order, meaning[units]], k=MEANING_RANK_K)
     return dict(zip(units, fused.tolist()))
 
 

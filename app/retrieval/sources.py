@@ -41,7 +41,6 @@ class Rankings:
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     meaning_reading: str = ""  # what the meaning ranking read (see meaning.py), when there is one
-    meaning_order: np.ndarray | None = None  # the meaning scores that order the kept units, where not "meaning"
 
 
 def rank_units(run: Run, text: str, sentences: Sequence[SpanLike], index: AttentionIndex | None,
@@ -56,8 +55,6 @@ def rank_units(run: Run, text: str, sentences: Sequence[SpanLike], index: Attent
         if scores is not None:
             rankings.scores[source] = after_the_rest(scores, demoted)
             rankings.seconds[source] = round(time.perf_counter() - started, 3)
-    if rankings.meaning_order is not None:
-        rankings.meaning_order = after_the_rest(rankings.meaning_order, demoted)
     return rankings
 
 
@@ -80,10 +77,6 @@ def _rank(source: str, run: Run, text: str, sentences: Sequence[SpanLike], index
         if found is None:
             return None
         rankings.meaning_reading = found.reading
-        if run.settings.meaning_order == "quick" and found.reading == "deep embeddings":
-            quick = meaning(text, sentences, run.question, deep=False)
-            if quick is not None:
-                rankings.meaning_order = sentence_to_unit_scores(run.doc, words.spans, quick.scores)
         return sentence_to_unit_scores(run.doc, words.spans, found.scores)
     if source.startswith("attention") and index is not None:
         heads = None if source == "attention_all_heads" else run.heads.index

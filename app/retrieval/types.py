@@ -71,9 +71,6 @@ class RetrievalSettings:
     auto_full_pass_seconds: float = 20.0  # auto: take the exact full pass when it is estimated to be this quick
     # Build the deep embeddings (all-mpnet-base-v2) last when indexing, and rank by them once complete
     deep_meaning: bool = True
-    # The meaning ranking that orders the kept sentences (which of them the answer reads first): "reading" (the
-    # one that chose candidates) or "quick" (MiniLM's, also where the deep embeddings chose them)
-    meaning_order: str = "reading"
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,6 @@ Per document, in one process and one run:
    meaning-quick  the same by MiniLM's embeddings (the ranking until the deep ones are built)
    mpnet    all-mpnet-base-v2 sentence embeddings alone (top 36), same answer step
    auto-quick  auto with MiniLM's meaning ranking instead of the deep embeddings'
-   auto-order-quick  auto with the deep embeddings choosing candidates, MiniLM's ordering the kept sentences
 With `--without-attention` the attention index is not built: auto and auto-quick then fuse words and meaning
 only (what a user has once the embeddings are built, if the attention index were not).
    full     the paper's exact pass over every window (slow: only the first `--full-limit` questions per
@@ -80,7 +79,7 @@ from app.retrieval.models import LoadedModel, load_model  # noqa: E402
 from app.retrieval.pipeline import answer, answer_from_passages, candidate_rankings  # noqa: E402
 from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
-METHODS = ["auto", "auto-quick", "auto-order-quick", "auto-heads", "cold", "cold-words", "indexed", "bm25", "minilm", "mpnet", "meaning",
+METHODS = ["auto", "auto-quick", "auto-heads", "cold", "cold-words", "indexed", "bm25", "minilm", "mpnet", "meaning",
            "meaning-quick", "full"]
 BUDGETS = (2048, 3072, 4096, 6144)
 WITHOUT_INDEX = ("cold", "cold-words", "bm25", "mpnet")  # methods that need neither the attention index nor the embeddings
@@ -356,9 +355,6 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
             elif method == "auto-quick":  # MiniLM's meaning ranking, as before the deep embeddings
                 quick = dataclasses.replace(auto, deep_meaning=False)
                 outcomes.append(_log(ask_core(model, document, question, method, quick)))
-            elif method == "auto-order-quick":  # deep candidates, the kept sentences ordered with MiniLM's
-                order = dataclasses.replace(auto, meaning_order="quick")
-                outcomes.append(_log(ask_core(model, document, question, method, order)))
             elif method == "auto-heads":  # the loop sums only the calibrated retrieval heads
                 heads = RetrievalSettings(mode="auto", loop_heads="calibrated")
                 outcomes.append(_log(ask_core(model, document, question, "auto-heads", heads)))
