@@ -39,8 +39,6 @@ MAX_TOKENS = 128  # longer sentences are cut (the model was trained on short tex
 CACHE_LIMIT_BYTES = 1024**3
 EMBEDDINGS_VERSION = 1
 SCORE_CHUNK = 16384  # sentences scored at a time
-
-
 DEEP_BATCH = 16  # all-mpnet-base-v2: 16 sentences a batch read 24 a second on 2 cores, 64 read 16 (float32)
 
 
@@ -131,13 +129,13 @@ def deep_embedder() -> SentenceEmbedder | None:
         if _deep_embedder is None and _deep_problem is None:
             try:
                 folder = deep_model_folder()
-            except (DeepModelError, OSError) as exc:
+                if folder is None:
+                    return None
+                _deep_embedder = SentenceEmbedder(folder, DEEP_BATCH, bfloat16=True)
+            except (DeepModelError, OSError, ValueError, RuntimeError) as exc:  # damaged parts or files
                 _deep_problem = str(exc)
                 log.warning("the deep meaning model is left out: %s", exc)
                 return None
-            if folder is None:
-                return None
-            _deep_embedder = SentenceEmbedder(folder, DEEP_BATCH, bfloat16=True)
         return _deep_embedder
 
 

@@ -288,6 +288,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--heads", default="all", choices=["all", "calibrated"],
                         help="sum every head (the paper) or the calibrated retrieval heads")
     parser.add_argument("--window", type=int, default=1024, help="window size in tokens")
+    parser.add_argument("--dtype", default="", choices=["", "float32", "bfloat16"],
+                        help="cast our model's weights (default: the app's choice, float32 on a CPU); the "
+                        "reference stays in float32")
     parser.add_argument("--variants", default="", help="several configurations of ours in one run, e.g. "
                         "'layer=14;layer=14,window=2048' (each: comma-separated layer=, window=, heads=)")
     return parser.parse_args(argv)
@@ -314,6 +317,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     model = load_model(args.model, args.device)
     reference = load_reference(model) if args.reference else None
+    if args.dtype:
+        import torch
+
+        model.dtype = getattr(torch, args.dtype)
+        model.model.to(model.dtype)
     settings = replace(EXACT, layer=args.layer, full_pass_heads=args.heads, window_tokens=args.window)
     variants = parse_variants(args.variants, settings)
     source = kjv_text()
