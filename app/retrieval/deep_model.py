@@ -57,12 +57,16 @@ def models_dir() -> Path:
     return cache_dir() / "models"
 
 
+def _cache_folder() -> Path:
+    return models_dir() / f"all-mpnet-base-v2-{ARCHIVE_SHA256[:12]}"
+
+
 def unpacked_folder() -> Path | None:
     """The unpacked model folder if it is there (nothing is unpacked or loaded)."""
     frozen_root = getattr(sys, "_MEIPASS", None)
     if frozen_root and (Path(frozen_root) / BUNDLED_FOLDER / "model.safetensors").is_file():
         return Path(frozen_root) / BUNDLED_FOLDER
-    folder = models_dir() / f"all-mpnet-base-v2-{ARCHIVE_SHA256[:12]}"
+    folder = _cache_folder()
     return folder if (folder / "model.safetensors").is_file() else None
 
 
@@ -76,7 +80,7 @@ def deep_model_folder() -> Path | None:
         parts = part_files()
         if parts is None:
             return None
-        folder = models_dir() / f"all-mpnet-base-v2-{ARCHIVE_SHA256[:12]}"
+        folder = _cache_folder()
         unpack(parts, folder)
         return folder
 

@@ -55,7 +55,7 @@ class SentenceEmbedder:
         self.dimensions = int(self.model.config.hidden_size)
         self.batch = batch
         self.bfloat16 = bfloat16 and bfloat16_is_fast()
-        self.fingerprint = remembered_file_hash(folder / "model.safetensors", cache_dir() / "fingerprints" / "files.json")
+        self.fingerprint = weights_fingerprint(folder)
 
     def embed(self, texts: Sequence[str], batch: int | None = None) -> np.ndarray:
         """Unit vectors (float32), one per text; texts are batched by length (less padding)."""
@@ -75,6 +75,11 @@ class SentenceEmbedder:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
             vectors[chosen] = torch.nn.functional.normalize(pooled, dim=-1).float().numpy()
         return vectors
+
+
+def weights_fingerprint(folder: Path) -> str:
+    """The hash of a model folder's weights (remembered against the file's size and mtime)."""
+    return remembered_file_hash(folder / "model.safetensors", cache_dir() / "fingerprints" / "files.json")
 
 
 def bfloat16_is_fast() -> bool:
@@ -161,9 +166,7 @@ def deep_fingerprint() -> str | None:
     if _deep_embedder is not None:
         return _deep_embedder.fingerprint
     folder = unpacked_folder()
-    if folder is None:
-        return None
-    return remembered_file_hash(folder / "model.safetensors", cache_dir() / "fingerprints" / "files.json")
+    return weights_fingerprint(folder) if folder is not None else None
 
 
 def deep_embeddings_complete(text: str, sentences: Sequence[SpanLike]) -> bool:
@@ -204,19 +207,19 @@ def build_embeddings(
             batch = sentences[step * step_sentences : (step + 1) * step_sentences]
             builder.add(step, embedder.embed([text[s.start : s.end] for s in batch]).astype(np.float16))
             _report(on_progress, (step + 1, steps), (step + 1 - first) * step_sentences, started,
-                    (step + 1) * step_sentences, len(sentences), MESSAGES.get(which, MESSAGES["quick"]))
+                    (step + 1) * step_sentences, len(sentences), which)
         return builder.finish() is not None
 
 
 def _report(on_progress: ProgressCallback | None, steps: tuple[int, int], sentences_now: int, started: float,
-            sentences_done: int, sentences: int, message: str) -> None:
+            sentences_done: int, sentences: int, which: str) -> None:
     """Steps (done, of), with the sentences a second read in this run and the ETA."""
     if not on_progress:
         return
     rate = sentences_now / max(time.perf_counter() - started, 1e-6)
     eta = (sentences - min(sentences_done, sentences)) / rate if rate > 0 else None
-    stage = "deep embedding" if message == MESSAGES["deep"] else "embedding"
-    on_progress(Progress(stage, steps[0], steps[1], rate, eta, None, message))
+    stage = "deep embedding" if which == "deep" else "embedding"
+    on_progress(Progress(stage, steps[0], steps[1], rate, eta, None, MESSAGES.get(which, MESSAGES["quick"])))
 
 
 def embedding_scores(text: str, sentences: Sequence[SpanLike], question: str,
