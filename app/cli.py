@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="auto: keep the N sentences meaning ranks best beside the loop's choice (0: the loop's alone)")
     ask.add_argument("--no-deep-meaning", dest="deep_meaning", action="store_false",
                      help="rank by meaning with MiniLM even where the deep embeddings are built")
+    _precision_argument(ask)
     ask.add_argument("--quiet", action="store_true", help="no progress on stderr")
     index = sub.add_parser("index", help="build (or resume) FILE's attention index without a question")
     index.add_argument("file")
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
     index.add_argument("--no-deep-meaning", dest="deep_meaning", action="store_false",
                        help="do not read the sentences with the deep embedder (all-mpnet-base-v2) after the index")
+    _precision_argument(index)
     index.add_argument("--quiet", action="store_true", help="no progress on stderr")
     calibrate = sub.add_parser("calibrate", help="measure the best scoring layer of a model and store it")
     _model_arguments(calibrate)
@@ -70,6 +72,12 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="bundled", help="bundled, a model folder, a .gguf file or a hub id")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--debug", action="store_true", help="print the traceback of an unexpected failure")
+
+
+def _precision_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                        help="the retrieval forwards on a CPU: auto (default) runs them in bfloat16 where the CPU "
+                        "computes it natively, float32 elsewhere; the answer is always written in the model's dtype")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,7 +145,7 @@ def run_ask(options: argparse.Namespace) -> int:
     settings = RetrievalSettings(
         window_tokens=options.window, top_k=options.top_k, layer=options.layer,
         max_new_tokens=options.max_new_tokens, mode=options.mode, meaning_beside_loop=options.meaning_beside_loop,
-        candidate_tokens=options.candidate_tokens, deep_meaning=options.deep_meaning,
+        candidate_tokens=options.candidate_tokens, deep_meaning=options.deep_meaning, precision=options.precision,
     )
     try:
         result = answer(document.text, document.sentences, options.question, model, settings, progress)
@@ -184,7 +192,8 @@ def run_index(options: argparse.Namespace) -> int:
     except ModelLoadError as exc:
         return fail(str(exc), EXIT_FAILURE)
     lexical_index(document.text, document.sentences)
-    settings = RetrievalSettings(window_tokens=options.window, deep_meaning=options.deep_meaning)
+    settings = RetrievalSettings(window_tokens=options.window, deep_meaning=options.deep_meaning,
+                                 precision=options.precision)
     report = build_index(document.text, document.sentences, model, settings, progress)
     progress.finish()
     if options.json:

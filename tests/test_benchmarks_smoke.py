@@ -141,3 +141,35 @@ def test_nih_heads_variant_switches_the_full_pass_heads():
     variants = nih.parse_variants("layer=1,heads=calibrated", nih.EXACT)
     assert list(variants) == ["ours L1 heads calibrated"]
     assert variants["ours L1 heads calibrated"].full_pass_heads == "calibrated"
+
+
+def test_realdocs_slices_cut_around_the_evidence_and_compare_variants(tiny_model, haystack, tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks" / "realdocs"))
+    import devset
+    import realdocs_slices
+
+    from app.documents import load_document
+
+    path = tmp_path / "genesis.txt"
+    path.write_text(haystack[:20000], encoding="utf-8")
+    document = load_document(path)
+    evidence = "And God called the firmament Heaven."
+    span = devset.evidence_span(document.text, evidence)
+    assert span is not None
+
+    def count(i: int) -> int:
+        s = document.sentences[i]
+        return len(tiny_model.tokenizer(document.text[s.start : s.end])["input_ids"])
+
+    piece = realdocs_slices.slice_around(document, span, 800, 0.5, count)
+    assert piece.text[piece.evidence[0] : piece.evidence[1]] == document.text[span[0] : span[1]]
+    assert 400 < piece.tokens <= 800
+    assert all(piece.text[s.start : s.end].strip() for s in piece.sentences)
+    variants = realdocs_slices.parse_variants("precision=float32;precision=bfloat16,window=256")
+    assert variants["precision=bfloat16,window=256"].window_tokens == 256
+    assert variants["precision=float32"].mode == "full" and variants["precision=float32"].precision == "float32"
+    question = devset.Question("firmament", "genesis", "What did God call the firmament?", evidence, 1,
+                               r"\bheaven\b", False, "name")
+    rows = realdocs_slices.run_question(tiny_model, piece, question, variants)
+    table = realdocs_slices.summary(rows, list(variants))
+    assert [row[0] for row in table] == list(variants) and table[0][-1] == "100%"

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 
 from app.retrieval import embeddings
-from app.retrieval.attention import capture_layer_inputs
 from app.retrieval.calibration import calibration_for
 from app.retrieval.embeddings import build_embeddings
 from app.retrieval.index_scoring import window_keys
 from app.retrieval.index_store import folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.models import LoadedModel
+from app.retrieval.precision import layer_inputs, retrieval_precision
 from app.retrieval.prompt import context_prefix_ids
 from app.retrieval.segment_store import SegmentBuilder
 from app.retrieval.token_vectors import PREPARING, complete_vocabulary, vocabulary_missing
@@ -151,7 +151,7 @@ def _build_attention(
     windows = pack_windows(doc, settings.window_tokens)
     with index_builder(folder, doc, len(windows), index_meta(model, layer, settings), bytes_per_token(model, layer)) as builder:
         first_token = builder.rows_done
-        _index_windows(model, layer, doc, windows, builder, on_progress, cancel, should_pause)
+        _index_windows(model, layer, doc, windows, builder, settings.precision, on_progress, cancel, should_pause)
         done_now = builder.rows_done - first_token
         finished = builder.finish()
         windows_done = builder.steps_done
@@ -205,8 +205,11 @@ def index_layer_for(model: LoadedModel, settings: RetrievalSettings, on_progress
 
 
 def index_meta(model: LoadedModel, layer: int, settings: RetrievalSettings) -> dict[str, object]:
-    """What an index was built with; a build resumes only where all of it is the same."""
-    return {"layer": layer, "window_tokens": settings.window_tokens, "model": model.fingerprint}
+    """What an index was built with; a build resumes only where all of it is the same (an index built in
+    float32 before precision was recorded stays usable)."""
+    meta: dict[str, object] = {"layer": layer, "window_tokens": settings.window_tokens, "model": model.fingerprint}
+    precision = retrieval_precision(model, settings.precision)
+    return meta if precision == "native" else {**meta, "precision": precision}
 
 
 def bytes_per_token(model: LoadedModel, layer: int) -> int:
@@ -223,6 +226,7 @@ def _index_windows(
     doc: TokenizedDocument,
     windows: list[tuple[int, int]],
     builder: SegmentBuilder,
+    precision: str,
     on_progress: ProgressCallback | None,
     cancel: CancelToken | None,
     should_pause: Callable[[], bool] | None,
@@ -238,7 +242,7 @@ def _index_windows(
         if should_pause and should_pause():
             return
         batch = _next_batch(doc, windows, number, batch_tokens)
-        for window, keys in zip(batch, _batch_keys(model, layer, doc, [windows[w] for w in batch], prefix)):
+        for window, keys in zip(batch, _batch_keys(model, layer, doc, [windows[w] for w in batch], prefix, precision)):
             builder.add(window, keys)
         number = batch[-1] + 1
         _report(on_progress, doc, windows, number - 1, builder.rows_done - first_token, started)
@@ -262,7 +266,8 @@ def _window_tokens(doc: TokenizedDocument, window: tuple[int, int]) -> int:
 
 
 def _batch_keys(
-    model: LoadedModel, layer: int, doc: TokenizedDocument, batch: list[tuple[int, int]], prefix: np.ndarray
+    model: LoadedModel, layer: int, doc: TokenizedDocument, batch: list[tuple[int, int]], prefix: np.ndarray,
+    precision: str = "auto",
 ) -> list[np.ndarray]:
     """Each window read after the prompt's opening, padded on the right to a common length (causal
     attention never looks right, so padding changes nothing); the index layer's keys of its tokens."""
@@ -274,7 +279,7 @@ def _batch_keys(
         ids[row, : len(prefix)] = prefix
         ids[row, len(prefix) : len(prefix) + end - start] = doc.ids[start:end]
     input_ids = torch.from_numpy(ids).to(model.device)
-    hidden = capture_layer_inputs(model.model, input_ids, [layer])[layer][0]
+    hidden = layer_inputs(model, input_ids, [layer], precision)[layer][0]
     return [
         window_keys(model.model, layer, hidden[row : row + 1, len(prefix) : len(prefix) + end - start])
         for row, (start, end) in enumerate(spans)

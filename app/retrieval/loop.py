@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from app.retrieval.attention import capture_layer_inputs, question_attention
+from app.retrieval.attention import question_attention
 from app.retrieval.index_scoring import window_keys
 from app.retrieval.models import LoadedModel
+from app.retrieval.precision import layer_inputs
 from app.retrieval.prompt import PromptParts
 from app.retrieval.scoring import token_scores, top_tokens
 from app.retrieval.segment_store import IndexStorageError, SegmentBuilder
@@ -125,7 +126,8 @@ def score_window(
     context = (len(prompt.prefix_ids), len(prompt.prefix_ids) + len(context_ids))
     question_start = context[1] + prompt.question_offset
     input_ids = torch.from_numpy(ids)[None].to(run.model.device)
-    inputs = capture_layer_inputs(run.model.model, input_ids, [run.layer, run.index_layer] if keep_keys else [run.layer])
+    inputs = layer_inputs(run.model, input_ids, [run.layer, run.index_layer] if keep_keys else [run.layer],
+                          settings.precision)
     captured = inputs[run.layer]
     window_start = int(lengths[:previous].sum())
     keys = None

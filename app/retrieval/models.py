@@ -76,7 +76,8 @@ def choose_device(requested: str = "auto") -> str:
 
 
 def choose_dtype(device: str) -> torch.dtype:
-    """float32 on CPU (bfloat16 is several times slower on common CPUs), half precision on GPUs."""
+    """float32 on CPU (bfloat16 is several times slower where the CPU does not compute it natively; where it
+    does, the retrieval forwards run under bfloat16 autocast, see precision.py), half precision on GPUs."""
     if device == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device == "mps":

@@ -71,6 +71,8 @@ class RetrievalSettings:
     auto_full_pass_seconds: float = 20.0  # auto: take the exact full pass when it is estimated to be this quick
     # Build the deep embeddings (all-mpnet-base-v2) last when indexing, and rank by them once complete
     deep_meaning: bool = True
+    # The retrieval forwards: "auto" (bfloat16 autocast on a CPU that computes it natively), "float32", "bfloat16"
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)

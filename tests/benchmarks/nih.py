@@ -292,11 +292,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="cast our model's weights (default: the app's choice, float32 on a CPU); the "
                         "reference stays in float32")
     parser.add_argument("--variants", default="", help="several configurations of ours in one run, e.g. "
-                        "'layer=14;layer=14,window=2048' (each: comma-separated layer=, window=, heads=)")
+                        "'layer=14;layer=14,window=2048' (each: comma-separated layer=, window=, heads=, precision=)")
     return parser.parse_args(argv)
 
 
-_LABELS = {"layer": "L", "window_tokens": "W", "full_pass_heads": "heads "}
+_LABELS = {"layer": "L", "window_tokens": "W", "full_pass_heads": "heads ", "precision": ""}
 
 
 def parse_variants(spec: str, base: RetrievalSettings) -> dict[str, RetrievalSettings]:
@@ -307,7 +307,7 @@ def parse_variants(spec: str, base: RetrievalSettings) -> dict[str, RetrievalSet
         for pair in item.split(","):
             key, _, value = pair.partition("=")
             key = {"window": "window_tokens", "heads": "full_pass_heads"}.get(key.strip(), key.strip())
-            changes[key] = value.strip() if key == "full_pass_heads" else int(value)
+            changes[key] = int(value) if value.strip().isdigit() else value.strip()
         name = "ours " + " ".join(f"{_LABELS[k]}{v}" for k, v in changes.items())
         variants[name] = replace(base, **changes)  # type: ignore[arg-type]
     return variants or {"ours": base}

@@ -56,7 +56,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -114,6 +114,7 @@ class Outcome:
     quote_right: bool = False  # the best passage (shown under the answer, quoted when the answer is dropped) holds it
     best_text: str = ""
     model_answer: str = ""  # what the model wrote, before an unhelpful answer gives way to the quote
+    kept: list[tuple[int, int, float, str]] = field(default_factory=list)  # retained passages: start, end, score, by
 
 
 @dataclass
@@ -169,7 +170,8 @@ def outcome(document: Document, question: Question, method: str, passages: Seque
     return Outcome(question.id, question.doc, method, question.paraphrased, covers_evidence(passages, span),
                    on_evidence_page(document, best, question), question.answer_matches(reply), round(seconds, 2),
                    " ".join(reply.split()), len(passages), str(stats.get("mode", "")),
-                   question.answer_matches(best_text), best_text, " ".join(str(stats.get("model_answer", "")).split()))
+                   question.answer_matches(best_text), best_text, " ".join(str(stats.get("model_answer", "")).split()),
+                   [(p.start, p.end, p.score, p.kept_by) for p in passages])
 
 
 def ask_core(model: LoadedModel, document: Document, question: Question, method: str,

@@ -1,0 +1,51 @@
+"""The precision of the retrieval forwards (the exact pass, the focused loop, the attention index's build).
+
+A model on a CPU is kept in float32, and the answer is written in it. Where the CPU multiplies bfloat16
+natively (AVX512-BF16 or AMX), the forwards up to the scoring layer run under bfloat16 autocast: about twice
+the tokens a second of float32 on the same CPU, with the same choices (see the benchmark notes). Elsewhere
+bfloat16 is emulated and slower, so float32 stays. On a GPU the model is already in half precision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from app.retrieval.attention import capture_layer_inputs
+from app.retrieval.cpu import bfloat16_is_fast
+from app.retrieval.models import LoadedModel
+
+CHOICES = ("auto", "float32", "bfloat16")
+
+
+def retrieval_precision(model: LoadedModel, choice: str = "auto") -> str:
+    """"bfloat16" when the retrieval forwards run under bfloat16 autocast, else "native" (the model's own
+    dtype). `choice`: "auto" (bfloat16 on a CPU that computes it natively), "float32" or "bfloat16"."""
+    if choice not in CHOICES:
+        raise ValueError(f"Unknown precision {choice!r}: use one of {', '.join(CHOICES)}.")
+    if model.device != "cpu" or model.dtype != torch.float32 or choice == "float32":
+        return "native"
+    return "bfloat16" if choice == "bfloat16" or bfloat16_is_fast() else "native"
+
+
+@contextlib.contextmanager
+def forward_precision(model: LoadedModel, choice: str = "auto") -> Iterator[None]:
+    """Run the enclosed forwards in the precision `retrieval_precision` chooses."""
+    if retrieval_precision(model, choice) == "bfloat16":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            yield
+    else:
+        yield
+
+
+def layer_inputs(model: LoadedModel, input_ids: torch.Tensor, layers: Sequence[int], choice: str = "auto"
+                 ) -> dict[int, tuple[torch.Tensor, ...]]:
+    """`capture_layer_inputs` with the layers below run in the chosen precision; what it returns is float32
+    where the model is, so the scoring layer's queries, keys and softmax stay in float32."""
+    with forward_precision(model, choice):
+        captured = capture_layer_inputs(model.model, input_ids, layers)
+    if retrieval_precision(model, choice) != "bfloat16":
+        return captured
+    return {layer: tuple(t.float() for t in parts) for layer, parts in captured.items()}
