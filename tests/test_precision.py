@@ -52,7 +52,9 @@ def test_the_full_pass_in_bfloat16_keeps_nearly_the_same_sentences(tiny_model) -
     kept = {}
     for choice in ("float32", "bfloat16"):
         settings = RetrievalSettings(mode="full", build_index=False, precision=choice, window_tokens=512)
-        kept[choice] = {p.start for p in retrieve(text, sentences, "Who built the ark?", tiny_model, settings).passages}
+        result = retrieve(text, sentences, "Who built the ark?", tiny_model, settings)
+        assert result.stats["precision"] == ("native" if choice == "float32" else "bfloat16")
+        kept[choice] = {p.start for p in result.passages}
     assert kept["float32"]
     assert len(kept["float32"] & kept["bfloat16"]) >= 0.8 * len(kept["float32"])
 

@@ -27,6 +27,7 @@ from app.retrieval.index_store import AttentionIndex, folder_bytes, index_builde
 from app.retrieval.indexing import build_index, bytes_per_token, index_meta
 from app.retrieval.loop import Heads, LoopState, Run, focused_pass, full_pass, window_span
 from app.retrieval.models import LoadedModel
+from app.retrieval.precision import retrieval_precision
 from app.retrieval.prompt import build_prompt_parts
 from app.retrieval.segment_store import IndexStorageError, SegmentBuilder, StoreBusyError
 from app.retrieval.sources import SOURCES, Rankings, rank_units
@@ -304,6 +305,7 @@ def _result(text: str, run: Run, outcome: _Outcome, windows: list[tuple[int, int
         "processed_tokens": state.processed_tokens,
         "model": run.model.name,
         "device": run.model.device,
+        "precision": retrieval_precision(run.model, run.settings.precision),  # of the retrieval forwards
         "layer": run.layer,
     }
     return RetrievalResult(passages, spans, stats)
