@@ -43,6 +43,8 @@ def test_layer_inputs_come_back_in_float32_close_to_float32(tiny_model) -> None:
     exact = layer_inputs(tiny_model, ids, [1], "float32")[1][0]
     quick = layer_inputs(tiny_model, ids, [1], "bfloat16")[1][0]
     assert quick.dtype == torch.float32
+    assert quick.shape == exact.shape, "the padding to a multiple of LENGTH_STEP tokens is cut off again"
+    assert all(part.shape[1] == ids.shape[1] for part in layer_inputs(tiny_model, ids, [1], "bfloat16")[1])
     assert torch.corrcoef(torch.stack([exact.flatten(), quick.flatten()]))[0, 1] > 0.99
 
 
@@ -64,3 +66,14 @@ def test_the_index_records_bfloat16_and_not_float32(tiny_model) -> None:
     quick = index_meta(tiny_model, 1, RetrievalSettings(precision="bfloat16"))
     assert "precision" not in exact  # indexes built before precision was recorded stay usable
     assert quick == {**exact, "precision": "bfloat16"}
+
+
+def test_the_command_line_takes_a_precision() -> None:
+    from app.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["ask", "f.pdf", "q"]).precision == "auto"
+    assert parser.parse_args(["ask", "f.pdf", "q", "--precision", "float32"]).precision == "float32"
+    assert parser.parse_args(["index", "f.pdf", "--precision", "bfloat16"]).precision == "bfloat16"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["index", "f.pdf", "--precision", "int8"])

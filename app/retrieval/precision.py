@@ -18,6 +18,7 @@ from app.retrieval.cpu import bfloat16_is_fast
 from app.retrieval.models import LoadedModel
 
 CHOICES = ("auto", "float32", "bfloat16")
+LENGTH_STEP = 128  # bfloat16 inputs are padded to a multiple of this many tokens (see layer_inputs)
 
 
 def retrieval_precision(model: LoadedModel, choice: str = "auto") -> str:
@@ -43,9 +44,21 @@ def forward_precision(model: LoadedModel, choice: str = "auto") -> Iterator[None
 def layer_inputs(model: LoadedModel, input_ids: torch.Tensor, layers: Sequence[int], choice: str = "auto"
                  ) -> dict[int, tuple[torch.Tensor, ...]]:
     """`capture_layer_inputs` with the layers below run in the chosen precision; what it returns is float32
-    where the model is, so the scoring layer's queries, keys and softmax stay in float32."""
-    with forward_precision(model, choice):
-        captured = capture_layer_inputs(model.model, input_ids, layers)
+    where the model is, so the scoring layer's queries, keys and softmax stay in float32.
+
+    In bfloat16 the input is padded on the right to a multiple of `LENGTH_STEP` tokens (causal attention never
+    looks right, so the real tokens read the same) and the padding cut off again: oneDNN keeps a compiled
+    kernel with its own buffers for every input length it multiplies in bfloat16, so lengths that never repeat
+    (each window with its retained sentences) made memory grow with the document (128k tokens: +460 MB)."""
     if retrieval_precision(model, choice) != "bfloat16":
-        return captured
-    return {layer: tuple(t.float() for t in parts) for layer, parts in captured.items()}
+        return capture_layer_inputs(model.model, input_ids, layers)
+    length = input_ids.shape[1]
+    padded = torch.nn.functional.pad(input_ids, (0, -length % LENGTH_STEP), value=_pad_id(model))
+    with forward_precision(model, choice):
+        captured = capture_layer_inputs(model.model, padded, layers)
+    return {layer: tuple(t[:, :length].float() for t in parts) for layer, parts in captured.items()}
+
+
+def _pad_id(model: LoadedModel) -> int:
+    tokenizer = model.tokenizer
+    return int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0)
