@@ -1,7 +1,7 @@
 """The precision of the retrieval forwards (the exact pass, the focused loop, the attention index's build).
 
 A model on a CPU is kept in float32, and the answer is written in it. Where the CPU multiplies bfloat16
-natively (AVX512-BF16 or AMX), the forwards up to the scoring layer run under bfloat16 autocast: about twice
+natively (AVX512-BF16 or AMX), the forwards up to the scoring layer run under bfloat16 autocast: 1.5-1.9x
 the tokens a second of float32 on the same CPU, with the same choices (see the benchmark notes). Elsewhere
 bfloat16 is emulated and slower, so float32 stays. On a GPU the model is already in half precision.
 """
