@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from app.retrieval.types import RetrievalSettings  # dataclasses only: no torch at start
+from app.retrieval.types import PRECISIONS, RetrievalSettings  # dataclasses only: no torch at start
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 COMMANDS = {"ask", "index", "calibrate", "selfcheck"}
@@ -75,7 +75,7 @@ def _model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _precision_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="the retrieval forwards on a CPU: auto (default) runs them in bfloat16 where the CPU "
                         "computes it natively, float32 elsewhere; the answer is always written in the model's dtype")
 

@@ -26,7 +26,7 @@ from app.retrieval.embeddings import build_embeddings
 from app.retrieval.index_scoring import window_keys
 from app.retrieval.index_store import folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.models import LoadedModel
-from app.retrieval.precision import layer_inputs, retrieval_precision
+from app.retrieval.precision import layer_inputs, pad_id, retrieval_precision
 from app.retrieval.prompt import context_prefix_ids
 from app.retrieval.segment_store import SegmentBuilder
 from app.retrieval.token_vectors import PREPARING, complete_vocabulary, vocabulary_missing
@@ -273,7 +273,7 @@ def _batch_keys(
     attention never looks right, so padding changes nothing); the index layer's keys of its tokens."""
     spans = [(int(doc.unit_tokens[first, 0]), int(doc.unit_tokens[end - 1, 1])) for first, end in batch]
     longest = max(end - start for start, end in spans)
-    pad = int(model.tokenizer.pad_token_id or model.tokenizer.eos_token_id or 0)
+    pad = pad_id(model.tokenizer)
     ids = np.full((len(spans), len(prefix) + longest), pad, dtype=np.int64)
     for row, (start, end) in enumerate(spans):
         ids[row, : len(prefix)] = prefix

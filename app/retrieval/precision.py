@@ -8,37 +8,27 @@ bfloat16 is emulated and slower, so float32 stays. On a GPU the model is already
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from app.retrieval.attention import capture_layer_inputs
 from app.retrieval.cpu import bfloat16_is_fast
 from app.retrieval.models import LoadedModel
+from app.retrieval.types import PRECISIONS
 
-CHOICES = ("auto", "float32", "bfloat16")
 LENGTH_STEP = 128  # bfloat16 inputs are padded to a multiple of this many tokens (see layer_inputs)
 
 
 def retrieval_precision(model: LoadedModel, choice: str = "auto") -> str:
     """"bfloat16" when the retrieval forwards run under bfloat16 autocast, else "native" (the model's own
     dtype). `choice`: "auto" (bfloat16 on a CPU that computes it natively), "float32" or "bfloat16"."""
-    if choice not in CHOICES:
-        raise ValueError(f"Unknown precision {choice!r}: use one of {', '.join(CHOICES)}.")
+    if choice not in PRECISIONS:
+        raise ValueError(f"Unknown precision {choice!r}: use one of {', '.join(PRECISIONS)}.")
     if model.device != "cpu" or model.dtype != torch.float32 or choice == "float32":
         return "native"
     return "bfloat16" if choice == "bfloat16" or bfloat16_is_fast() else "native"
-
-
-@contextlib.contextmanager
-def forward_precision(model: LoadedModel, choice: str = "auto") -> Iterator[None]:
-    """Run the enclosed forwards in the precision `retrieval_precision` chooses."""
-    if retrieval_precision(model, choice) == "bfloat16":
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            yield
-    else:
-        yield
 
 
 def layer_inputs(model: LoadedModel, input_ids: torch.Tensor, layers: Sequence[int], choice: str = "auto"
@@ -53,12 +43,12 @@ def layer_inputs(model: LoadedModel, input_ids: torch.Tensor, layers: Sequence[i
     if retrieval_precision(model, choice) != "bfloat16":
         return capture_layer_inputs(model.model, input_ids, layers)
     length = input_ids.shape[1]
-    padded = torch.nn.functional.pad(input_ids, (0, -length % LENGTH_STEP), value=_pad_id(model))
-    with forward_precision(model, choice):
+    padded = torch.nn.functional.pad(input_ids, (0, -length % LENGTH_STEP), value=pad_id(model.tokenizer))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
         captured = capture_layer_inputs(model.model, padded, layers)
     return {layer: tuple(t[:, :length].float() for t in parts) for layer, parts in captured.items()}
 
 
-def _pad_id(model: LoadedModel) -> int:
-    tokenizer = model.tokenizer
-    return int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id or 0)
+def pad_id(tokenizer: Any) -> int:
+    """The token that pads an input on the right (never read by the real tokens before it)."""
+    return int(tokenizer.pad_token_id or tokenizer.eos_token_id or 0)

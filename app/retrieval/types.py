@@ -37,6 +37,9 @@ class CancelToken:
 MODES = ("auto", "full", "indexed")
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")  # RetrievalSettings.precision (see precision.py)
+
+
 @dataclass(frozen=True)
 class RetrievalSettings:
     """Knobs of the InfiniRetri loop; defaults follow the paper and the reference code.
@@ -72,7 +75,7 @@ class RetrievalSettings:
     # Build the deep embeddings (all-mpnet-base-v2) last when indexing, and rank by them once complete
     deep_meaning: bool = True
     # The retrieval forwards: "auto" (bfloat16 autocast on a CPU that computes it natively), "float32", "bfloat16"
-    precision: str = "auto"
+    precision: str = "auto"  # one of PRECISIONS
 
 
 @dataclass(frozen=True)
