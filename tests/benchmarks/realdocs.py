@@ -484,6 +484,8 @@ def main(argv: list[str] | None = None) -> None:
         recalls += recalled
         print(f"{doc_id}: {run.tokens:,} tokens, index {run.index_seconds:.0f} s "
               f"({run.index_tokens_per_second:.0f} tok/s)", file=sys.stderr, flush=True)
+        if args.json:  # after every document, so a long run can be read while it goes on
+            _write_json(Path(args.json), runs, outcomes, recalls)
     print_table(["method", "questions", "evidence", "lexical", "paraphrased", "page", "answer", "best passage holds answer", "first s",
                  "follow-up s", "passages"], summary_rows(outcomes, runs))
     print()
@@ -498,9 +500,11 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print_table(["candidates: evidence among the loop's reading (lexical / paraphrased)",
                  *[f"{b:,} tokens" for b in BUDGETS]], recall_rows(recalls))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"runs": [asdict(r) for r in runs], "outcomes": [asdict(o) for o in outcomes],
-                                               "recalls": [asdict(r) for r in recalls]}, indent=1))
+
+
+def _write_json(path: Path, runs: list[DocumentRun], outcomes: list[Outcome], recalls: list[Recall]) -> None:
+    path.write_text(json.dumps({"runs": [asdict(r) for r in runs], "outcomes": [asdict(o) for o in outcomes],
+                                "recalls": [asdict(r) for r in recalls]}, indent=1))
 
 
 if __name__ == "__main__":
