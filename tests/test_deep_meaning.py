@@ -107,6 +107,18 @@ def test_the_deep_embeddings_rank_by_meaning_once_complete(two_embedders, haysta
     assert meaning.meaning(text, sentences, question, deep=False).reading == "embeddings"
 
 
+def test_a_question_checks_the_complete_deep_store_once(two_embedders, monkeypatch, haystack):
+    """Opening a complete store checks every file's checksum: a question opens the deep one once."""
+    text = haystack[:8000]
+    sentences = split_sentences(text)
+    assert embeddings.build_embeddings(text, sentences, which="deep")
+    opened: list[object] = []
+    real_open = embeddings.open_store
+    monkeypatch.setattr(embeddings, "open_store", lambda folder: opened.append(folder) or real_open(folder))
+    assert meaning.meaning(text, sentences, "Who begat whom?").reading == "deep embeddings"
+    assert len(opened) == 1
+
+
 def test_indexing_reads_the_deep_embeddings_last_and_resumes_them(two_embedders, tiny_model, haystack):
     text = haystack[:6000]
     sentences = split_sentences(text)

@@ -27,7 +27,7 @@ from app.hashing import remembered_file_hash
 from app.paths import cache_dir
 from app.retrieval.cpu import bfloat16_is_fast
 from app.retrieval.deep_model import DeepModelError, deep_model_folder, unpacked_folder
-from app.retrieval.segment_store import SegmentBuilder, open_partial, open_store
+from app.retrieval.segment_store import SegmentBuilder, Store, open_partial, open_store
 from app.retrieval.types import CancelToken, Progress, ProgressCallback
 from app.retrieval.units import SpanLike
 from app.retrieval.workspace import text_key
@@ -155,11 +155,11 @@ def deep_fingerprint() -> str | None:
     return weights_fingerprint(folder) if folder is not None else None
 
 
-def deep_embeddings_complete(text: str, sentences: Sequence[SpanLike]) -> bool:
-    """Every sentence has its deep embedding: found without loading the deep model (a question asked before
-    then does not wait for its 438 MB)."""
+def complete_deep_store(text: str, sentences: Sequence[SpanLike]) -> Store | None:
+    """The deep embeddings once every sentence has one, found without loading the deep model (a question
+    asked before then does not wait for its 438 MB)."""
     fingerprint = deep_fingerprint()
-    return fingerprint is not None and open_store(_store_folder(text, sentences, fingerprint)) is not None
+    return open_store(_store_folder(text, sentences, fingerprint)) if fingerprint is not None else None
 
 
 def build_embeddings(
@@ -209,11 +209,11 @@ def _report(on_progress: ProgressCallback | None, steps: tuple[int, int], senten
 
 
 def embedding_scores(text: str, sentences: Sequence[SpanLike], question: str,
-                     neighbourhood: bool = True, which: str = "quick") -> np.ndarray | None:
+                     neighbourhood: bool = True, which: str = "quick", store: Store | None = None) -> np.ndarray | None:
     """Per sentence embedded so far (-inf for the rest), the question's cosine similarity to it or, with
     `neighbourhood`, the better of that and its similarity to the sentence's neighbourhood (the sum of its
     vector and its two neighbours'). None when there are no vectors yet (or no embedder). Read a segment at a
-    time: memory stays flat.
+    time: memory stays flat. `store`: the document's store when the caller has opened it already.
 
     Why the neighbourhood: in a manual the sentence that answers often leaves its subject to the sentence
     before ("The default is 10."). On the real-document dev set it put the evidence in the best 36 sentences
@@ -222,8 +222,9 @@ def embedding_scores(text: str, sentences: Sequence[SpanLike], question: str,
     embedder = embedder_for(which)
     if embedder is None:
         return None
-    folder = embeddings_folder(text, sentences, embedder)
-    store = open_store(folder) or open_partial(folder)
+    if store is None:
+        folder = embeddings_folder(text, sentences, embedder)
+        store = open_store(folder) or open_partial(folder)
     if store is None or not store.segments:
         return None
     query = embedder.embed([question])[0]

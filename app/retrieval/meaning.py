@@ -42,8 +42,9 @@ def meaning(text: str, sentences: Sequence[SpanLike], question: str, deep: bool 
     standardised, with their best READ_AGAIN sentences embedded at once and ranked first (a partly built
     store is left aside: this is the ranking measured for questions asked before the embeddings are built).
     None when the embedding model is not installed."""
-    if deep and embeddings.deep_embeddings_complete(text, sentences):
-        closely = embedding_scores(text, sentences, question, which="deep")
+    deep_store = embeddings.complete_deep_store(text, sentences) if deep else None
+    if deep_store is not None:  # opened once: it checks every file's checksum
+        closely = embedding_scores(text, sentences, question, which="deep", store=deep_store)
         if closely is not None and np.isfinite(closely).all():
             return Meaning(closely, "deep embeddings")
     embedded = embedding_scores(text, sentences, question)
