@@ -173,3 +173,26 @@ def test_realdocs_slices_cut_around_the_evidence_and_compare_variants(tiny_model
     rows = realdocs_slices.run_question(tiny_model, piece, question, variants)
     table = realdocs_slices.summary(rows, list(variants))
     assert [row[0] for row in table] == list(variants) and table[0][-1] == "100%"
+
+
+def test_answer_replay_reads_kept_passages_and_answers_each_way(tiny_model, haystack, tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks" / "realdocs"))
+    import answer_replay
+    import devset
+
+    from app.documents import load_document
+
+    path = tmp_path / "genesis.txt"
+    path.write_text(haystack[:6000], encoding="utf-8")
+    document = load_document(path)
+    evidence = "And God called the firmament Heaven."
+    question = devset.Question("firmament", "genesis", "What did God call the firmament?", evidence, 1,
+                               r"\bheaven\b", False, "name")
+    start = document.text.index(evidence)
+    kept = [(s.start, s.end, 1.0 / (rank + 1), "loop") for rank, s in enumerate(document.sentences[:6])]
+    kept.append((start, start + len(evidence), 0.5, "meaning"))
+    passages = answer_replay.passages_of(document, kept)
+    assert passages[-1].text == evidence and passages[-1].kept_by == "meaning"
+    for strategy in ("shipped", "pick2", "yes3"):
+        reply, shown = answer_replay.replay(tiny_model, document, question, passages, strategy, max_new_tokens=4)
+        assert isinstance(reply, str) and shown in passages, strategy
