@@ -13,7 +13,7 @@ Per document, in one process and one run:
 2. Build the attention index without a question (`build_index`): seconds, tokens/s, bytes.
 3. Every question with every method:
    auto     the default: candidates from BM25, sentence embeddings and the attention index (each ranking
-            in turn), then the InfiniRetri loop over them; the 10 sentences meaning ranks best are kept
+            in turn), then the InfiniRetri loop over them; the 20 sentences meaning ranks best are kept
             beside the loop's choice
    auto-m0  the same with the loop's choice alone (any N: N of meaning's best kept beside it)
    auto-heads  the same, the loop summing only the calibrated retrieval heads
