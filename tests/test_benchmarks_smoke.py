@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks" / "realdocs"))
 
 import baselines  # noqa: E402
 import common  # noqa: E402
@@ -90,20 +91,28 @@ def test_baselines_document_and_table(tiny_model, haystack, monkeypatch):
     assert [r[2] for r in rows] == methods
 
 
-def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, tmp_path, capsys):
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks" / "realdocs"))
+def _genesis_question(tmp_path, text):
+    """A text document of `text` and a dev-set question about its firmament."""
     import devset
-    import realdocs
 
     from app.documents import load_document
-    from app.retrieval import embeddings, meaning, token_vectors
 
     path = tmp_path / "genesis.txt"
-    path.write_text(haystack[:12000], encoding="utf-8")
-    document = load_document(path)
+    path.write_text(text, encoding="utf-8")
     evidence = "And God called the firmament Heaven."
     question = devset.Question("firmament", "genesis", "What did God call the firmament?", evidence, 1,
                                r"\bheaven\b", False, "name")
+    return load_document(path), question
+
+
+def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, tmp_path, capsys):
+    import devset
+    import realdocs
+
+    from app.retrieval import embeddings, meaning, token_vectors
+
+    document, question = _genesis_question(tmp_path, haystack[:12000])
+    evidence = question.evidence
     settings = RetrievalSettings(mode="auto", auto_full_pass_seconds=0, max_new_tokens=4, window_tokens=256,
                                  candidate_tokens=600, focus_window_tokens=256, top_k=40)
     outcome = realdocs.ask_core(tiny_model, document, question, "auto", settings)
@@ -144,17 +153,11 @@ def test_nih_heads_variant_switches_the_full_pass_heads():
 
 
 def test_realdocs_slices_cut_around_the_evidence_and_compare_variants(tiny_model, haystack, tmp_path):
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks" / "realdocs"))
     import devset
     import realdocs_slices
 
-    from app.documents import load_document
-
-    path = tmp_path / "genesis.txt"
-    path.write_text(haystack[:20000], encoding="utf-8")
-    document = load_document(path)
-    evidence = "And God called the firmament Heaven."
-    span = devset.evidence_span(document.text, evidence)
+    document, question = _genesis_question(tmp_path, haystack[:20000])
+    span = devset.evidence_span(document.text, question.evidence)
     assert span is not None
 
     def count(i: int) -> int:
@@ -168,26 +171,16 @@ def test_realdocs_slices_cut_around_the_evidence_and_compare_variants(tiny_model
     variants = realdocs_slices.parse_variants("precision=float32;precision=bfloat16,window=256")
     assert variants["precision=bfloat16,window=256"].window_tokens == 256
     assert variants["precision=float32"].mode == "full" and variants["precision=float32"].precision == "float32"
-    question = devset.Question("firmament", "genesis", "What did God call the firmament?", evidence, 1,
-                               r"\bheaven\b", False, "name")
     rows = realdocs_slices.run_question(tiny_model, piece, question, variants)
     table = realdocs_slices.summary(rows, list(variants))
     assert [row[0] for row in table] == list(variants) and table[0][-1] == "100%"
 
 
 def test_answer_replay_reads_kept_passages_and_answers_each_way(tiny_model, haystack, tmp_path):
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks" / "realdocs"))
     import answer_replay
-    import devset
 
-    from app.documents import load_document
-
-    path = tmp_path / "genesis.txt"
-    path.write_text(haystack[:6000], encoding="utf-8")
-    document = load_document(path)
-    evidence = "And God called the firmament Heaven."
-    question = devset.Question("firmament", "genesis", "What did God call the firmament?", evidence, 1,
-                               r"\bheaven\b", False, "name")
+    document, question = _genesis_question(tmp_path, haystack[:6000])
+    evidence = question.evidence
     start = document.text.index(evidence)
     kept = [(s.start, s.end, 1.0 / (rank + 1), "loop") for rank, s in enumerate(document.sentences[:6])]
     kept.append((start, start + len(evidence), 0.5, "meaning"))
