@@ -8,7 +8,16 @@ import pytest
 
 from app.documents import split_sentences
 from app.retrieval import lexical
-from app.retrieval.candidates import choose_units, fuse, ranks, sentence_to_unit_scores, token_to_unit_scores
+from app.retrieval.candidates import (
+    WEIGHTS,
+    choose_interleaved,
+    choose_units,
+    fuse,
+    ranks,
+    sentence_to_unit_scores,
+    shares,
+    token_to_unit_scores,
+)
 from app.retrieval.generation import (
     QUOTED_PREFIX,
     answer_context,
@@ -54,6 +63,26 @@ def test_chosen_units_come_with_their_neighbours_within_the_budget():
     assert choose_units(doc, scores, budget_tokens=60) == [4, 5, 6, 14, 15, 16]
     assert choose_units(doc, scores, budget_tokens=40) == [4, 5, 6], "the next group does not fit"
     assert choose_units(doc, np.zeros(20), budget_tokens=60) == [], "no evidence, no candidates"
+
+
+def test_rankings_take_turns_by_their_shares_and_a_source_without_one_gives_nothing():
+    doc = _doc([10] * 30)
+    words, meaning, attention = np.zeros(30), np.zeros(30), np.zeros(30)
+    words[[2, 20]] = [2.0, 1.0]
+    meaning[[8, 14, 26]] = [3.0, 2.0, 1.0]
+    attention[[5, 11]] = [2.0, 1.0]
+    rankings = [words, meaning, attention]
+    taken = choose_interleaved(doc, rankings, [1.0, 2.0, 0.0], budget_tokens=120)
+    assert taken == [1, 2, 3, 7, 8, 9, 13, 14, 15, 19, 20, 21], "meaning gives two for words' one"
+    assert not {4, 5, 6, 10, 11, 12} & set(taken), "a ranking with no share gives no candidates"
+    assert choose_interleaved(doc, rankings, [1.0, 1.0, 1.0], budget_tokens=90) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+def test_the_attention_index_alone_gets_the_whole_budget_whatever_autos_shares():
+    assert WEIGHTS["attention"] == 0.0, "auto's candidates come from words and meaning (measured: see the README)"
+    assert shares(["attention"]) == [1.0], "indexed mode still reads the attention index's best"
+    assert shares(["lexical", "meaning", "attention"]) == [WEIGHTS["lexical"], WEIGHTS["meaning"], 0.0]
+    assert shares(["lexical"]) == [1.0]
 
 
 def test_meaning_best_units_are_kept_beside_the_loops_choice():

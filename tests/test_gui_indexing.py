@@ -297,7 +297,7 @@ def test_tiny_model_indexes_a_text_file_then_answers(qtbot, isolated, tiny_model
     stats = outcome.result.stats
     assert stats["mode"] == "auto" and stats["indexed_tokens"] == total
     note = window.panel.method_label.text()
-    assert "keyword search" in note and "and the attention index rank best" in note
+    assert "keyword search" in note and "and sentence meaning rank best" in note, "auto's candidate sources"
     best = outcome.result.passages[stats["best_passage"]]
     assert window.passages[window.passage_index] is best, "the view went to the best evidence"
     assert window.panel.evidence_label.text().startswith("Best evidence, line ")

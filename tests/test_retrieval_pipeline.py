@@ -109,13 +109,18 @@ def test_an_answer_stuck_in_a_loop_is_no_answer(tiny_model, generated, stuck):
         assert reply == tiny_model.tokenizer.decode(generated, skip_special_tokens=True).strip().split("\n\n")[0].strip()
 
 
-@pytest.mark.parametrize(("reply", "source"), [
-    ("The whiskers extend to 1.5 times the interquartile range.", "model"),  # what the best passage says
-    ("The whiskers extend to the maximum value of the data.", "evidence"),  # what a lesser passage says
+@pytest.mark.parametrize(("reply", "because"), [
+    ("One and a half box lengths beyond it.", ""),  # in its own words, nearer the best passage than the other
+    ("The whiskers extend to the maximum value of the data.", "elsewhere"),  # what a lesser passage says
+    ("The whiskers extend to 1.5 times the interquartile range.", "restates"),  # the best passage said again
+    ("The whiskers extend to 1.5 times the standard deviation of the box.", "restates"),  # ... with a detail changed
 ])
-def test_an_answer_leaning_on_a_lesser_passage_gives_way_to_the_best_one_quoted(tiny_model, reply, source):
+def test_an_answer_leaning_on_a_lesser_passage_or_restating_the_best_gives_way_to_the_best_one_quoted(
+        tiny_model, reply, because):
     """The model's words are checked against the passages it was given: when a passage ranked below the best
-    one holds more of them than the best one does, the best passage is quoted instead, and the stats say why."""
+    one holds more of them than the best one does, or when most of them are the best passage's, the best
+    passage is quoted instead, and the stats say why."""
+    source = "evidence" if because else "model"
     best_text = "By default the whiskers extend to 1.5 times the interquartile range of the box."
     other_text = "Points beyond the maximum value of the data are drawn as outliers."
     text = f"{best_text} {other_text}"
@@ -127,7 +132,7 @@ def test_an_answer_leaning_on_a_lesser_passage_gives_way_to_the_best_one_quoted(
     assert result.stats["answer_source"] == source
     assert result.stats["best_passage"] == 0
     if source == "evidence":
-        assert result.stats["quoted_because"] == "elsewhere"
-        assert result.text.startswith(QUOTED_PREFIX) and "interquartile" in result.text
+        assert result.stats["quoted_because"] == because
+        assert result.text.startswith(QUOTED_PREFIX) and "1.5 times the interquartile" in result.text
     else:
         assert result.text == reply and "quoted_because" not in result.stats

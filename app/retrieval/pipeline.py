@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from app.retrieval.calibration import calibration_for
-from app.retrieval.candidates import MEANING_RANK_K, WEIGHTS, choose_interleaved, fuse
+from app.retrieval.candidates import MEANING_RANK_K, choose_interleaved, fuse, shares
 from app.retrieval.generation import answer_context, generate_text, quote_reason, quoted
 from app.retrieval.index_store import AttentionIndex, folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.indexing import build_index, bytes_per_token, index_meta
@@ -213,7 +213,8 @@ def _focused(
     run: Run, text: str, sentences: Sequence[SpanLike], windows: list[tuple[int, int]], folder: Path, mode: str
 ) -> _Outcome:
     """Rank sentences (indexed: the attention index alone; auto: every source available), take the best of
-    each ranking with their neighbours, then run the loop over them."""
+    each ranking with a share of the budget (see candidates.WEIGHTS) with their neighbours, then run the loop
+    over them. The heat strip's relevance fuses every ranking."""
     doc = run.doc
     index = _index_for(run, text, sentences, folder, mode)
     sources = ("attention",) if mode == "indexed" else SOURCES
@@ -221,8 +222,8 @@ def _focused(
     if not rankings.scores:  # indexed mode without an index: fall back on words
         rankings = rank_units(run, text, sentences, index, ("lexical",))
     names = list(rankings.scores)
-    units = choose_interleaved(doc, [rankings.scores[n] for n in names], [WEIGHTS.get(n, 1.0) for n in names],
-                               run.settings.candidate_tokens)
+    weights = shares(names)
+    units = choose_interleaved(doc, [rankings.scores[n] for n in names], weights, run.settings.candidate_tokens)
     if run.on_progress:
         run.on_progress(Progress("retrieving", 0, 1, message="Reading the best passages with the question"))
     state = focused_pass(run, units)
@@ -238,7 +239,7 @@ def _focused(
         "focus_tokens": int(sum(doc.unit_length(u) for u in units)),
         "kept_beside_loop": len(beside_loop),
         "indexed_tokens": index.indexed_tokens if index is not None else 0,
-        "sources": names,
+        "sources": [name for name, weight in zip(names, weights) if weight > 0],  # those that chose the candidates
         "meaning_reading": rankings.meaning_reading,
         "index_bytes": index.size_bytes if index is not None else 0,
     }

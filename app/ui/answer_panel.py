@@ -35,6 +35,8 @@ QUOTED_TIPS = {
                  "quoted from the document instead.",
     "elsewhere": "The model's own answer leaned on a passage ranked below the best one, so the best passage is "
                  "quoted from the document instead.",
+    "restates": "The model's own answer restated the best passage, so the passage itself is quoted from the "
+                "document: a restatement can drop or change the detail asked for.",
 }
 
 
@@ -226,8 +228,8 @@ class AnswerPanel(QWidget):
         return self.answer_view.toPlainText()
 
     def set_answer_source(self, source: str, because: str = "unhelpful") -> None:
-        """'evidence': the answer quotes the document, `because` the model's own answer was not helpful or
-        leaned on a lesser passage (see QUOTED_TIPS)."""
+        """'evidence': the answer quotes the document, `because` the model's own answer was not helpful, leaned
+        on a lesser passage or restated the best one (see QUOTED_TIPS)."""
         quoted = source == "evidence"
         self.answer_label.setText("Answer · quoted from the document" if quoted else "Answer")
         self.answer_label.setToolTip(QUOTED_TIPS.get(because, QUOTED_TIPS["unhelpful"]) if quoted else "")

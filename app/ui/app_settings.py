@@ -29,7 +29,7 @@ class AppSettings:
     window_tokens: int = _DEFAULTS.window_tokens
     top_k: int = _DEFAULTS.top_k
     candidate_tokens: int = _DEFAULTS.candidate_tokens  # the fast method: tokens of the best sentences the loop reads
-    method: str = "auto"  # "auto": keyword search and the attention index choose what the loop reads; "full"
+    method: str = "auto"  # "auto": keyword search and sentence meaning choose what the loop reads; "full"
     index_on_open: bool = True  # build the document's attention index in the background when it opens
     deep_meaning: bool = True  # ... and then read its sentences with the deep embedder (ranks by meaning once done)
     passage_order: str = "score"  # the passage list: best first ("score") or in document order ("page")

@@ -13,7 +13,7 @@ from app.ui.icons import icon
 PHASES = ("idle", "starting", "running", "paused", "stopped", "complete", "failed", "off")
 ASKING_MEANWHILE = "Questions can be asked meanwhile: they pause indexing, which resumes after the answer."
 RESUMES_NEXT_TIME = "A stopped build resumes where it stopped the next time this document is opened."
-WITHOUT_INDEX = "Questions are answered meanwhile from keyword search and the part indexed so far."
+WITHOUT_INDEX = "Questions are answered meanwhile from keyword search and meaning, as far as they are built."
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,8 @@ def describe(state: IndexState) -> tuple[str, str]:
         size = f" ({state.index_bytes / 1e6:,.1f} MB in the cache folder)" if state.index_bytes else ""
         return "Fully indexed", (
             f"This document's attention index is complete{size}, and so are its sentence embeddings. With them, a "
-            "question is scored against the whole document by words, meaning and the model's own attention in "
-            "seconds, and only the best passages are read again."
+            "question is ranked against the whole document by words and meaning in seconds, the model reads only "
+            "the best passages again, and its attention index shades the relevance strip."
         )
     if state.phase == "failed":
         text = f"Indexed{share} · not finished" if percent else "Not indexed"

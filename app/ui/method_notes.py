@@ -46,7 +46,8 @@ def _auto_note(stats: dict[str, Any]) -> str:
     if "attention" in sources and total and 0 < indexed < total:
         names[sources.index("attention")] += f" ({int(100 * indexed / total)}% built)"
     rankers = f"{names[0]} ranks" if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]} rank"
-    missing = "" if "attention" in sources else " (the attention index is not built yet)"
+    # answers of versions whose stats named no sources: auto read the attention index once it was built
+    missing = " (the attention index is not built yet)" if "sources" not in stats and not indexed else ""
     beside = int(stats.get("kept_beside_loop", 0))
     extra = f" {beside} passages closest in meaning to the question were kept beside its choice." if beside else ""
     return f"Read the {_focus(stats)} that {rankers} best{missing}, with the InfiniRetri loop.{extra} {FULL_PASS_HINT}"
