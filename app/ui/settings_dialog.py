@@ -47,8 +47,8 @@ METHOD_LABELS = {"auto": "Fast (recommended)", "full": "Exact full pass (slow)"}
 METHOD_TIP = (
     "Fast: keyword search and sentence meaning (the document's indexes, built in the background when it opens) "
     "pick a few thousand tokens, which the model reads with the InfiniRetri loop: seconds, even for thousands of "
-    "pages (short documents are read whole). Exact: the model reads every window of the document for every question, "
-    "the paper's method: minutes for a long document. Question ▸ Ask with a Full Pass does it once."
+    "pages (short documents are read whole). Exact: the model reads every window of the document for every "
+    "question, the paper's method: minutes for a long document. Question ▸ Ask with a Full Pass does it once."
 )
 
 
