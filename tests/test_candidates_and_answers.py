@@ -17,6 +17,7 @@ from app.retrieval.candidates import (
     sentence_to_unit_scores,
     shares,
     token_to_unit_scores,
+    with_a_share,
 )
 from app.retrieval.generation import (
     QUOTED_PREFIX,
@@ -83,6 +84,7 @@ def test_the_attention_index_alone_gets_the_whole_budget_whatever_autos_shares()
     assert shares(["attention"]) == [1.0], "indexed mode still reads the attention index's best"
     assert shares(["lexical", "meaning", "attention"]) == [WEIGHTS["lexical"], WEIGHTS["meaning"], 0.0]
     assert shares(["lexical"]) == [1.0]
+    assert with_a_share(("lexical", "meaning", "attention")) == ("lexical", "meaning"), "what auto ranks by"
 
 
 def test_meaning_best_units_are_kept_beside_the_loops_choice():

@@ -460,6 +460,7 @@ def test_fast_method_uses_the_index_and_a_full_pass_is_one_shortcut_away(qtbot, 
     assert stats["mode"] == "auto" and stats["indexed_tokens"] == stats["document_tokens"] > 0
     note = window.panel.method_label.text()
     assert "keyword search" in note and "and sentence meaning rank best" in note, "auto's candidate sources"
+    assert "attention_seconds" not in stats, "auto does not rank by the attention index (no share of its own)"
     assert "fast:" in window.status.message.text()
     assert window.area.strip.cell_count() == len(fast.result.windows)
     assert window.panel.passage_list.count() == len(fast.result.passages) > 0

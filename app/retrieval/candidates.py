@@ -14,7 +14,7 @@ from app.retrieval.units import TokenizedDocument
 RRF_K = 60  # the usual constant of reciprocal rank fusion: top ranks count, the long tail hardly
 # Each source's share of the candidate budget in auto (measured on the real-document dev and held-out sets; see
 # the benchmark notes): the attention index's ranking kept less evidence with a share of its own than without,
-# so it joins the heat strip's relevance and the indexed mode, not auto's candidates.
+# so auto does not rank by it (0.7-0.8 s a question on a 765k-token manual); the indexed mode does.
 WEIGHTS = {"lexical": 1.0, "meaning": 3.0, "attention": 0.0}
 MEANING_RANK_K = 10  # fusion constant when the loop's kept sentences are ordered with their meaning scores
 
@@ -62,6 +62,11 @@ def shares(names: Sequence[str]) -> list[float]:
     (the attention index alone, in indexed mode)."""
     weights = [WEIGHTS.get(name, 1.0) for name in names]
     return weights if any(weight > 0 for weight in weights) else [1.0] * len(names)
+
+
+def with_a_share(names: Sequence[str]) -> tuple[str, ...]:
+    """The named sources that have a share of the candidate budget (WEIGHTS): those auto ranks by."""
+    return tuple(name for name in names if WEIGHTS.get(name, 1.0) > 0)
 
 
 def choose_units(doc: TokenizedDocument, scores: np.ndarray, budget_tokens: int, neighbours: int = 1) -> list[int]:

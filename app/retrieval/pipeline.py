@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from app.retrieval.calibration import calibration_for
-from app.retrieval.candidates import MEANING_RANK_K, choose_interleaved, fuse, shares
+from app.retrieval.candidates import MEANING_RANK_K, choose_interleaved, fuse, shares, with_a_share
 from app.retrieval.generation import answer_context, generate_text, quote_reason, quoted
 from app.retrieval.index_store import AttentionIndex, folder_bytes, index_builder, open_index, open_partial
 from app.retrieval.indexing import build_index, bytes_per_token, index_meta
@@ -212,12 +212,12 @@ def _open_builder(run: Run, windows: list[tuple[int, int]], folder: Path) -> tup
 def _focused(
     run: Run, text: str, sentences: Sequence[SpanLike], windows: list[tuple[int, int]], folder: Path, mode: str
 ) -> _Outcome:
-    """Rank sentences (indexed: the attention index alone; auto: every source available), take the best of
-    each ranking with a share of the budget (see candidates.WEIGHTS) with their neighbours, then run the loop
-    over them. The heat strip's relevance fuses every ranking."""
+    """Rank sentences (indexed: the attention index alone; auto: every source with a share of the budget, see
+    candidates.WEIGHTS), take the best of each ranking with their neighbours, then run the loop over them. The
+    heat strip's relevance fuses the rankings."""
     doc = run.doc
     index = _index_for(run, text, sentences, folder, mode)
-    sources = ("attention",) if mode == "indexed" else SOURCES
+    sources = ("attention",) if mode == "indexed" else with_a_share(SOURCES)
     rankings = rank_units(run, text, sentences, index, sources)
     if not rankings.scores:  # indexed mode without an index: fall back on words
         rankings = rank_units(run, text, sentences, index, ("lexical",))

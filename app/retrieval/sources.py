@@ -5,8 +5,8 @@ InfiniRetri loop reads the best of them instead of the whole document.
 - meaning: closeness in meaning of the sentence to the question (see meaning.py: static token vectors at
   once, sentence embeddings once they are built);
 - attention: the question's attention to the attention index, at the index layer, summed over the
-  calibrated retrieval heads (over the part indexed so far): the indexed mode's candidates and part of the
-  heat strip's relevance; auto gives it no share of its candidates (see candidates.WEIGHTS).
+  calibrated retrieval heads (over the part indexed so far): the indexed mode's candidates; auto gives it no
+  share of its candidates and does not rank by it (see candidates.WEIGHTS).
 
 Every ranking puts navigation lines (contents entries, index entries: see app/documents/navigation.py) after
 the sentences that say something: they share the question's words but never answer it. So it does with a

@@ -90,8 +90,8 @@ def describe(state: IndexState) -> tuple[str, str]:
         size = f" ({state.index_bytes / 1e6:,.1f} MB in the cache folder)" if state.index_bytes else ""
         return "Fully indexed", (
             f"This document's attention index is complete{size}, and so are its sentence embeddings. With them, a "
-            "question is ranked against the whole document by words and meaning in seconds, the model reads only "
-            "the best passages again, and its attention index shades the relevance strip."
+            "question is ranked against the whole document by words and meaning in seconds, and the model reads "
+            "only the best passages again."
         )
     if state.phase == "failed":
         text = f"Indexed{share} · not finished" if percent else "Not indexed"
