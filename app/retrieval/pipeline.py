@@ -222,8 +222,7 @@ def _focused(
     if not rankings.scores:  # indexed mode without an index: fall back on words
         rankings = rank_units(run, text, sentences, index, ("lexical",))
     names = list(rankings.scores)
-    weights = shares(names)
-    units = choose_interleaved(doc, [rankings.scores[n] for n in names], weights, run.settings.candidate_tokens)
+    units = choose_interleaved(doc, [rankings.scores[n] for n in names], shares(names), run.settings.candidate_tokens)
     if run.on_progress:
         run.on_progress(Progress("retrieving", 0, 1, message="Reading the best passages with the question"))
     state = focused_pass(run, units)
@@ -239,7 +238,7 @@ def _focused(
         "focus_tokens": int(sum(doc.unit_length(u) for u in units)),
         "kept_beside_loop": len(beside_loop),
         "indexed_tokens": index.indexed_tokens if index is not None else 0,
-        "sources": [name for name, weight in zip(names, weights) if weight > 0],  # those that chose the candidates
+        "sources": names,  # each with a share of the candidates (auto ranks by no other)
         "meaning_reading": rankings.meaning_reading,
         "index_bytes": index.size_bytes if index is not None else 0,
     }
