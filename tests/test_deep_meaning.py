@@ -170,3 +170,52 @@ def test_a_question_before_the_deep_embeddings_does_not_load_the_deep_model(monk
     text = haystack[:3000]
     meaning.meaning(text, split_sentences(text), "Who?")
     assert loads == [] and not (tmp_path / "models").exists()
+
+
+def test_a_question_before_the_embeddings_reads_its_best_sentences_again_with_the_deep_model_in_memory(
+        monkeypatch, haystack):
+    """Asked before any embeddings exist, the token vectors' best sentences are read again by MiniLM and, when
+    the deep embedder is in memory (and deep meaning is on), by it as well: every reading standardised and
+    summed, those sentences first."""
+    text = haystack[:4000]
+    sentences = split_sentences(text)
+    static = np.linspace(1.0, 0.0, len(sentences)).astype(np.float32)  # the token vectors' ranking, stood in
+    monkeypatch.setattr(meaning, "token_scores", lambda *args, **kwargs: static)
+    monkeypatch.setattr(meaning, "READ_AGAIN", 6)
+    quick, deep = _BagOfLetters(), _Deep()
+    monkeypatch.setattr(embeddings, "sentence_embedder", lambda: quick)
+    question = "Who begat whom?"
+    best = np.arange(6)
+    texts = [text[sentences[i].start : sentences[i].end] for i in best]
+
+    def read(embedder) -> np.ndarray:
+        return meaning.standardised(embedder.embed(texts) @ embedder.embed([question])[0])
+
+    quick_only = meaning.meaning(text, sentences, question)  # the deep embedder not loaded: MiniLM alone
+    np.testing.assert_allclose(quick_only.scores[best], meaning.standardised(static[best]) + read(quick), rtol=1e-5)
+    monkeypatch.setattr(embeddings, "_deep_embedder", deep)
+    both = meaning.meaning(text, sentences, question)
+    assert both.reading == "token vectors"
+    np.testing.assert_allclose(both.scores[best], meaning.standardised(static[best]) + read(quick) + read(deep),
+                               rtol=1e-5)
+    assert both.scores[6:].max() < both.scores[best].min()
+    np.testing.assert_allclose(meaning.meaning(text, sentences, question, deep=False).scores, quick_only.scores)
+
+
+def test_indexing_loads_the_deep_embedder_first_when_deep_meaning_is_on(monkeypatch, tiny_model, haystack):
+    """So that a question asked while the document is being indexed finds it in memory."""
+    text = haystack[:2000]
+    sentences = split_sentences(text)
+    loads: list[str] = []
+    monkeypatch.setattr(embeddings, "sentence_embedder", lambda: _BagOfLetters())
+    monkeypatch.setattr(embeddings, "deep_embedder", lambda: loads.append("deep"))  # None: no deep store built
+    monkeypatch.setattr(embeddings, "BATCH_SENTENCES", 16)
+
+    def first_step(progress: Progress) -> None:
+        loads.append(progress.stage)
+
+    build_index(text, sentences, tiny_model, RetrievalSettings(window_tokens=256), first_step)
+    assert loads[0] == "deep"
+    loads.clear()
+    build_index(text, sentences, tiny_model, RetrievalSettings(window_tokens=256, deep_meaning=False), first_step)
+    assert "deep" not in loads

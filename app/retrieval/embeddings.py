@@ -130,6 +130,11 @@ def deep_embedder() -> SentenceEmbedder | None:
         return _deep_embedder
 
 
+def loaded_deep_embedder() -> SentenceEmbedder | None:
+    """The deep embedder when it is in memory already; None otherwise (never loads it, never waits)."""
+    return _deep_embedder
+
+
 def embedder_for(which: str) -> SentenceEmbedder | None:
     """The "quick" embedder (all-MiniLM-L6-v2) or the "deep" one (all-mpnet-base-v2)."""
     return deep_embedder() if which == "deep" else sentence_embedder()

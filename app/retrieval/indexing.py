@@ -110,6 +110,8 @@ def build_index(
     """Build (or resume, or find complete) the document's sentence embeddings, then its attention index, then
     (with `settings.deep_meaning`) its deep embeddings; raises Cancelled when cancelled, returns early with
     `complete=False` when `should_pause()` turns true."""
+    if settings.deep_meaning:  # loaded first (about 3 s, once a process): a question asked before the deep
+        embeddings.deep_embedder()  # embeddings exist re-reads its best sentences with it (meaning.py)
     report = _build_attention(text, sentences, model, settings, on_progress, cancel, should_pause)
     if not report.complete or not settings.deep_meaning or embeddings.deep_embedder() is None:
         return report

@@ -24,6 +24,8 @@ Per document, in one process and one run:
    cold     auto before the attention index and the sentence embeddings exist (BM25 and the static token
             vectors), each document in an empty cache: what a user gets at once
    cold-words  the same without the static token vectors (BM25 alone, as before them)
+   cold-minilm  cold with the token vectors' best sentences read again by MiniLM alone, not by
+            all-mpnet-base-v2 as well (as before the fifteenth session)
    cold-c4096  cold with the loop reading 4,096 candidate tokens, the budget until run 40 (any N)
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
@@ -69,7 +71,7 @@ from devset import DevDocument, Question, evidence_span, load_devset, pdf_path  
 from sentence_rankers import bm25_passages, meaning_passages, minilm_passages, mpnet_passages  # noqa: E402
 
 from app.documents import Document, load_document  # noqa: E402
-from app.retrieval import lexical, token_vectors, workspace  # noqa: E402
+from app.retrieval import embeddings, lexical, token_vectors, workspace  # noqa: E402
 from app.retrieval import meaning as meaning_module  # noqa: E402
 from app.retrieval.candidates import WEIGHTS, choose_interleaved, choose_units, fuse, ranks  # noqa: E402
 from app.retrieval.embeddings import build_embeddings  # noqa: E402
@@ -79,10 +81,10 @@ from app.retrieval.models import LoadedModel, load_model  # noqa: E402
 from app.retrieval.pipeline import answer, answer_from_passages, candidate_rankings  # noqa: E402
 from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
-METHODS = ["auto", "auto-quick", "auto-heads", "cold", "cold-words", "indexed", "bm25", "minilm", "mpnet", "meaning",
+METHODS = ["auto", "auto-quick", "auto-heads", "cold", "cold-words", "cold-minilm", "indexed", "bm25", "minilm", "mpnet", "meaning",
            "meaning-quick", "full"]
 BUDGETS = (2048, 3072, 4096, 6144)
-WITHOUT_INDEX = ("cold", "cold-words", "bm25", "mpnet")  # methods that need neither the attention index nor the embeddings
+WITHOUT_INDEX = ("cold", "cold-words", "cold-minilm", "bm25", "mpnet")  # methods that need neither the attention index nor the embeddings
 # Ways to choose the loop's candidates from the sources' rankings, compared in the recall table.
 STRATEGIES: dict[str, tuple[str, dict[str, float]]] = {
     "lexical alone": ("best", {"lexical": 1}),
@@ -306,6 +308,17 @@ def without_token_vectors() -> Iterator[None]:
         meaning_module.token_scores = saved
 
 
+@contextlib.contextmanager
+def without_deep_reading() -> Iterator[None]:
+    """The cold ranking's best sentences read again by MiniLM alone, as if the deep embedder were not loaded."""
+    saved = embeddings.loaded_deep_embedder
+    embeddings.loaded_deep_embedder = lambda: None
+    try:
+        yield
+    finally:
+        embeddings.loaded_deep_embedder = saved
+
+
 def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Question], methods: Sequence[str],
                  full_limit: int, cache_root: Path, attention: bool = True
                  ) -> tuple[DocumentRun, list[Outcome], list[Recall]]:
@@ -334,6 +347,9 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
         budget = dataclasses.replace(COLD, candidate_tokens=int(method.removeprefix("cold-c")))
         with cold_cache(cache_root, dev_doc.id, method):
             outcomes += [_log(ask_core(model, document, q, method, budget)) for q in questions]
+    if "cold-minilm" in methods:  # the best sentences read again by MiniLM alone
+        with cold_cache(cache_root, dev_doc.id, "cold-minilm"), without_deep_reading():
+            outcomes += [_log(ask_core(model, document, q, "cold-minilm", COLD)) for q in questions]
     if "cold-words" in methods:  # the same before the static token vectors: BM25 alone at first
         with cold_cache(cache_root, dev_doc.id, "cold-words"), without_token_vectors():
             outcomes += [_log(ask_core(model, document, q, "cold-words", COLD)) for q in questions]
@@ -470,6 +486,7 @@ def main(argv: list[str] | None = None) -> None:
     methods = [m for m in args.methods.split(",") if m]
     doc_ids = [d for d in args.docs.split(",") if d] or [d.id for d in devset.documents if pdf_path(d).is_file()]
     model = load_model(args.model, "cpu")
+    embeddings.deep_embedder()  # as the app's indexing loads it when a document opens (loading is not measured)
     cache_root = Path(args.cache or tempfile.mkdtemp(prefix="realdocs-cache-"))
     runs: list[DocumentRun] = []
     outcomes: list[Outcome] = []
