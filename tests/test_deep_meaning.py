@@ -215,7 +215,7 @@ def test_indexing_loads_the_deep_embedder_first_when_deep_meaning_is_on(monkeypa
         loads.append(progress.stage)
 
     build_index(text, sentences, tiny_model, RetrievalSettings(window_tokens=256), first_step)
-    assert loads[0] == "deep"
+    assert loads[:2] == ["loading", "deep"]  # said in the status bar, then loaded, before anything else
     loads.clear()
     build_index(text, sentences, tiny_model, RetrievalSettings(window_tokens=256, deep_meaning=False), first_step)
     assert "deep" not in loads

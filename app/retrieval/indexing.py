@@ -110,8 +110,8 @@ def build_index(
     """Build (or resume, or find complete) the document's sentence embeddings, then its attention index, then
     (with `settings.deep_meaning`) its deep embeddings; raises Cancelled when cancelled, returns early with
     `complete=False` when `should_pause()` turns true."""
-    if settings.deep_meaning:  # loaded first (about 3 s, once a process): a question asked before the deep
-        embeddings.deep_embedder()  # embeddings exist re-reads its best sentences with it (meaning.py)
+    if settings.deep_meaning:
+        _load_deep_embedder(on_progress)
     report = _build_attention(text, sentences, model, settings, on_progress, cancel, should_pause)
     if not report.complete or not settings.deep_meaning or embeddings.deep_embedder() is None:
         return report
@@ -120,6 +120,14 @@ def build_index(
     spent = time.perf_counter() - started
     return dataclasses.replace(report, complete=deep, deep_complete=deep, deep_seconds=spent,
                                seconds=report.seconds + spent)
+
+
+def _load_deep_embedder(on_progress: ProgressCallback | None) -> None:
+    """Load the deep embedder first (about 3 s, once a process): a question asked before the deep embeddings
+    exist reads its best sentences again with it (meaning.best_read_again)."""
+    if embeddings.loaded_deep_embedder() is None and on_progress:
+        on_progress(Progress("loading", 0, 0, message="Reading the sentence meaning model (all-mpnet-base-v2)"))
+    embeddings.deep_embedder()
 
 
 def _build_attention(
