@@ -89,7 +89,8 @@ class SettingsDialog(QDialog):
             "After the attention index, read the document's sentences again with a larger model "
             "(all-mpnet-base-v2), which finds passages worded differently from the question more often. It takes "
             "several minutes for a 300-page manual on a laptop's CPU, in the background; questions use the quick "
-            "reading until it is done."
+            "reading until it is done (one asked at once after opening has its best 100 sentences read by the "
+            "larger model, loaded as indexing starts)."
         )
         self._settings = settings
         self._build_layout()
