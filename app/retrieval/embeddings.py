@@ -66,11 +66,11 @@ class SentenceEmbedder:
         104-130 against 90-127 in batches of 16; the same vectors)."""
         import torch
 
-        lengths = [len(ids) for ids in self.tokenizer(list(texts), truncation=True, max_length=MAX_TOKENS)["input_ids"]]
+        tokenized = self.tokenizer(list(texts), truncation=True, max_length=MAX_TOKENS)  # once, padded per batch
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        for chosen in token_batches(lengths, self.batch_tokens):
-            encoded = self.tokenizer([texts[i] for i in chosen], padding=True, truncation=True,
-                                     max_length=MAX_TOKENS, return_tensors="pt")
+        for chosen in token_batches([len(ids) for ids in tokenized["input_ids"]], self.batch_tokens):
+            encoded = self.tokenizer.pad({key: [tokenized[key][i] for i in chosen] for key in tokenized},
+                                         return_tensors="pt")
             precision = torch.autocast("cpu", dtype=torch.bfloat16) if self.bfloat16 else contextlib.nullcontext()
             with torch.inference_mode(), precision:
                 hidden = self.model(**encoded).last_hidden_state.float()
