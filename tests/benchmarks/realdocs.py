@@ -60,6 +60,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from unittest import mock
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
@@ -297,26 +298,14 @@ def candidate_shares(method: str) -> Iterator[None]:
         WEIGHTS.update(shipped)
 
 
-@contextlib.contextmanager
-def without_token_vectors() -> Iterator[None]:
+def without_token_vectors() -> contextlib.AbstractContextManager[object]:
     """The meaning ranking without the static token vectors (what the first question had before them)."""
-    saved = meaning_module.token_scores
-    meaning_module.token_scores = lambda *args, **kwargs: None
-    try:
-        yield
-    finally:
-        meaning_module.token_scores = saved
+    return mock.patch.object(meaning_module, "token_scores", lambda *args, **kwargs: None)
 
 
-@contextlib.contextmanager
-def without_deep_reading() -> Iterator[None]:
+def without_deep_reading() -> contextlib.AbstractContextManager[object]:
     """The cold ranking's best sentences read again by MiniLM alone, as if the deep embedder were not loaded."""
-    saved = embeddings.loaded_deep_embedder
-    embeddings.loaded_deep_embedder = lambda: None
-    try:
-        yield
-    finally:
-        embeddings.loaded_deep_embedder = saved
+    return mock.patch.object(embeddings, "loaded_deep_embedder", lambda: None)
 
 
 def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Question], methods: Sequence[str],
