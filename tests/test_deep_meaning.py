@@ -209,6 +209,7 @@ def test_indexing_loads_the_deep_embedder_first_when_deep_meaning_is_on(monkeypa
     loads: list[str] = []
     monkeypatch.setattr(embeddings, "sentence_embedder", lambda: _BagOfLetters())
     monkeypatch.setattr(embeddings, "deep_embedder", lambda: loads.append("deep"))  # None: no deep store built
+    monkeypatch.setattr(embeddings, "deep_embedder_to_load", lambda: True)
     monkeypatch.setattr(embeddings, "BATCH_SENTENCES", 16)
 
     def first_step(progress: Progress) -> None:
@@ -219,3 +220,20 @@ def test_indexing_loads_the_deep_embedder_first_when_deep_meaning_is_on(monkeypa
     loads.clear()
     build_index(text, sentences, tiny_model, RetrievalSettings(window_tokens=256, deep_meaning=False), first_step)
     assert "deep" not in loads
+
+
+def test_indexing_says_nothing_of_a_deep_model_it_cannot_load(monkeypatch, tiny_model, haystack):
+    """Parts not installed, or found damaged before: no "Reading the sentence meaning model" flash."""
+    text = haystack[:2000]
+    sentences = split_sentences(text)
+    stages: list[str] = []
+    monkeypatch.setattr(embeddings, "sentence_embedder", lambda: _BagOfLetters())
+    monkeypatch.setattr(embeddings, "BATCH_SENTENCES", 16)
+    monkeypatch.setattr(embeddings, "_deep_embedder", None)
+    monkeypatch.setattr(embeddings, "_deep_problem", "the parts do not match")
+    build_index(text, sentences, tiny_model, RetrievalSettings(window_tokens=256), lambda p: stages.append(p.stage))
+    assert stages and "loading" not in stages
+    monkeypatch.setattr(embeddings, "_deep_problem", None)
+    monkeypatch.setattr(deep_model, "part_files", lambda: None)
+    monkeypatch.setattr(deep_model, "unpacked_folder", lambda: None)
+    assert not embeddings.deep_embedder_to_load()

@@ -25,6 +25,7 @@ import numpy as np
 
 from app.hashing import remembered_file_hash
 from app.paths import cache_dir
+from app.retrieval import deep_model
 from app.retrieval.cpu import bfloat16_is_fast
 from app.retrieval.deep_model import DeepModelError, deep_model_folder, unpacked_folder
 from app.retrieval.segment_store import SegmentBuilder, Store, open_partial, open_store
@@ -148,6 +149,14 @@ def deep_embedder() -> SentenceEmbedder | None:
 def loaded_deep_embedder() -> SentenceEmbedder | None:
     """The deep embedder when it is in memory already; None otherwise (never loads it, never waits)."""
     return _deep_embedder
+
+
+def deep_embedder_to_load() -> bool:
+    """Whether deep_embedder() would load something: not in memory, no problem found before, and either
+    unpacked already or its parts installed (nothing is read but the installed packages' file lists)."""
+    if _deep_embedder is not None or _deep_problem is not None:
+        return False
+    return deep_model.unpacked_folder() is not None or deep_model.part_files() is not None
 
 
 def embedder_for(which: str) -> SentenceEmbedder | None:

@@ -125,7 +125,7 @@ def build_index(
 def _load_deep_embedder(on_progress: ProgressCallback | None) -> None:
     """Load the deep embedder first (about 3 s, once a process): a question asked before the deep embeddings
     exist reads its best sentences again with it (meaning.best_read_again)."""
-    if embeddings.loaded_deep_embedder() is None and on_progress:
+    if on_progress and embeddings.deep_embedder_to_load():
         on_progress(Progress("loading", 0, 0, message="Reading the sentence meaning model (all-mpnet-base-v2)"))
     embeddings.deep_embedder()
 
