@@ -27,7 +27,7 @@ from app.hashing import remembered_file_hash
 from app.paths import cache_dir
 from app.retrieval import deep_model
 from app.retrieval.cpu import bfloat16_is_fast
-from app.retrieval.deep_model import DeepModelError, deep_model_folder, unpacked_folder
+from app.retrieval.deep_model import DeepModelError
 from app.retrieval.segment_store import SegmentBuilder, Store, open_partial, open_store
 from app.retrieval.types import CancelToken, Progress, ProgressCallback
 from app.retrieval.units import SpanLike
@@ -135,7 +135,7 @@ def deep_embedder() -> SentenceEmbedder | None:
     with _embedder_lock:
         if _deep_embedder is None and _deep_problem is None:
             try:
-                folder = deep_model_folder()
+                folder = deep_model.deep_model_folder()
                 if folder is None:
                     return None
                 _deep_embedder = SentenceEmbedder(folder, bfloat16=True)
@@ -180,7 +180,7 @@ def deep_fingerprint() -> str | None:
     """The deep model's fingerprint without loading it; None while it is not unpacked."""
     if _deep_embedder is not None:
         return _deep_embedder.fingerprint
-    folder = unpacked_folder()
+    folder = deep_model.unpacked_folder()
     return weights_fingerprint(folder) if folder is not None else None
 
 
