@@ -8,6 +8,7 @@ import pytest
 
 from app.documents import split_sentences
 from app.retrieval import lexical
+from app.retrieval.answer_kind import asks_for_default, fitting_first
 from app.retrieval.candidates import (
     WEIGHTS,
     choose_interleaved,
@@ -315,3 +316,48 @@ def test_an_answer_leans_elsewhere_when_a_lesser_passage_holds_more_of_its_own_w
     assert not leans_elsewhere("You need the parser source.", question, [best, other])  # only the question's words
     tie = Passage(40, 50, 0.3, "Bison and flex are both needed.")
     assert not leans_elsewhere("You need Bison.", question, [best, tie])  # as much in the best: no lean
+
+
+@pytest.mark.parametrize("question", [
+    "What is the default rotation angle about the x axis?",
+    "How far do the whiskers of a boxplot extend by default?",
+    "When gnuplot writes a moving GIF, how long does each image linger, out of the box?",
+    "Which symbol separates the sort key from the text, unless configured otherwise?",
+    "Without a size modifier, how wide are whole numbers read?",
+])
+def test_questions_about_a_default_are_recognised(question):
+    assert asks_for_default(question)
+
+
+@pytest.mark.parametrize("question", [
+    "Which file do you add a line to so that the JVM starts with 64 megabytes of initial memory?",
+    "Who motivated the creation of the poster library?",
+    "How do I plot without a terminal?",
+])
+def test_other_questions_are_not_taken_for_questions_about_a_default(question):
+    assert not asks_for_default(question)
+
+
+def test_a_question_about_a_default_is_answered_from_a_passage_that_states_one():
+    text = ("The rotation angles are set by the view command. They control the view of the surface. "
+            "The angle is bounded to the range 0 to 180 with a default of 60 degrees. Other text follows here.")
+    sentences = split_sentences(text)
+    spans = np.array([[s.start, s.end] for s in sentences])
+    intro = _passage(text, "The rotation angles are set by the view command.", 1.0)
+    states = _passage(text, "The angle is bounded to the range 0 to 180 with a default of 60 degrees.", 0.6)
+    passages = [intro, states]
+    asked = answer_context(text, spans, passages, _WordTokenizer(), 200, question="What is the default angle?")
+    assert asked.best == states and asked.ranked[0] == states
+    assert asked.text.split("\n\n")[-1].startswith("They control the view"), "the fitting passage comes last"
+    other = answer_context(text, spans, passages, _WordTokenizer(), 200, question="What sets the rotation angles?")
+    assert other.best == intro, "a question about something else keeps the order by score"
+    unasked = answer_context(text, spans, passages, _WordTokenizer(), 200)
+    assert unasked.best == intro
+
+
+def test_a_passage_stating_a_default_is_looked_for_only_among_the_few_best():
+    text = " ".join(f"Sentence number {i} says little of note." for i in range(12)) + " The default is five."
+    ranked = [_passage(text, f"Sentence number {i} says little of note.", 1.0 - i / 20) for i in range(12)]
+    far = _passage(text, "The default is five.", 0.1)
+    assert fitting_first("What is the default?", [*ranked, far]) == [*ranked, far]
+    assert fitting_first("What is the default?", [*ranked, far], within=13)[0] == far

@@ -88,7 +88,8 @@ def answer_from_passages(
     passage more than on the best one."""
     spans = np.asarray([(s.start, s.end) for s in sentences], dtype=np.int64).reshape(-1, 2)
     context = answer_context(text, spans, passages, model.tokenizer, settings.answer_context_tokens,
-                             settings.answer_passages, neighbours=settings.answer_neighbours)
+                             settings.answer_passages, neighbours=settings.answer_neighbours,
+                             question=question if settings.answer_fits_question else "")
     reply = generate_text(model, context.text, question, on_token, cancel, settings.max_new_tokens)
     stats: dict[str, Any] = {"answer_source": "model", "model_answer": reply}
     if context.best is not None:

@@ -82,7 +82,7 @@ from app.retrieval.models import LoadedModel, load_model  # noqa: E402
 from app.retrieval.pipeline import answer, answer_from_passages, candidate_rankings  # noqa: E402
 from app.retrieval.types import Passage, RetrievalSettings  # noqa: E402
 
-METHODS = ["auto", "auto-quick", "auto-heads", "cold", "cold-words", "cold-minilm", "indexed", "bm25", "minilm", "mpnet", "meaning",
+METHODS = ["auto", "auto-plain", "auto-quick", "auto-heads", "cold", "cold-words", "cold-minilm", "indexed", "bm25", "minilm", "mpnet", "meaning",
            "meaning-quick", "full"]
 BUDGETS = (2048, 3072, 4096, 6144)
 WITHOUT_INDEX = ("cold", "cold-words", "cold-minilm", "bm25", "mpnet")  # methods that need neither the attention index nor the embeddings
@@ -362,6 +362,9 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
             elif method == "auto-quick":  # MiniLM's meaning ranking, as before the deep embeddings
                 quick = dataclasses.replace(auto, deep_meaning=False)
                 outcomes.append(_log(ask_core(model, document, question, method, quick)))
+            elif method == "auto-plain":  # the best passage by score alone, whatever the question asks for
+                plain = dataclasses.replace(auto, answer_fits_question=False)
+                outcomes.append(_log(ask_core(model, document, question, method, plain)))
             elif method == "auto-heads":  # the loop sums only the calibrated retrieval heads
                 heads = RetrievalSettings(mode="auto", loop_heads="calibrated")
                 outcomes.append(_log(ask_core(model, document, question, "auto-heads", heads)))
