@@ -16,6 +16,9 @@ from app.retrieval.sources import after_the_rest
     "1.3.3 Printing Notation .......... 45",
     "longraggedheader . §13.1.3; 304, 308, 530",
     "\\unitlength, 416, 417 \\unitlength (length), 137, 167, 260, 359, 415, 416",
+    # Octave's index, entries run together into one sentence whose last entry has four words
+    ". . . . . . . . . 315 plotting, multiple plot windows . . . . . . . . 399 plotting, multiple plots per figure "
+    ". . . . . . . . 398 plotting, object manipulation . . . . . . . . 400 plotting, saving and printing plots.",
 ])
 def test_contents_and_index_entries_are_navigation(line):
     assert is_navigation(line)

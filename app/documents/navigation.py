@@ -11,14 +11,17 @@ _LEADER_AND_PAGE = re.compile(rf"\s*{_LEADER.pattern}\d*\s*")  # the leaders wit
 _NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
 _WORD = re.compile(r"[^\W\d_]+")
 _PAGE_LIST = re.compile(r"\d+\s*,\s*\d+\s*,\s*\d+")  # "304, 308, 530"
+ENTRIES_IN_A_RUN = 3  # this many dot leaders or more in one sentence: entries run together, not a sentence
 _CODE = re.compile(r"[=\[\]]")  # "x = [1, 2, 3];" is an example, not an index entry
 
 
 def is_navigation(sentence: str) -> bool:
-    """Whether the sentence is a contents line (dot leaders, then a page number and little else) or an index
-    entry (page numbers outnumber words). A command list's entry, whose leaders and page are followed by what the
+    """Whether the sentence is a contents line (dot leaders, then a page number and little else), several such
+    entries run together, or an index entry (page numbers outnumber words). A command list's entry, whose leaders and page are followed by what the
     command does, is not."""
     pieces = _LEADER.split(sentence)
+    if len(pieces) - 1 >= ENTRIES_IN_A_RUN:
+        return True  # a run of contents or index entries ("… . . . 399 plotting, multiple plots per figure . . . 398 …")
     if len(pieces) > 1:
         return len(_WORD.findall(pieces[-1])) < 4
     if not _PAGE_LIST.search(sentence) or _CODE.search(sentence):
