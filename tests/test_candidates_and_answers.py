@@ -158,6 +158,10 @@ def _passage(text: str, needle: str, score: float) -> Passage:
     return Passage(start, start + len(needle), score, needle)
 
 
+def _sentence_spans(text: str) -> np.ndarray:
+    return np.array([[s.start, s.end] for s in split_sentences(text)])
+
+
 class _WordTokenizer:
     def __call__(self, text: str, add_special_tokens: bool = False) -> dict[str, list[int]]:
         return {"input_ids": list(range(len(text.split())))}
@@ -166,8 +170,7 @@ class _WordTokenizer:
 def test_answer_context_puts_the_best_sentences_last_with_their_neighbours():
     text = ("Intro sentence here now. The default width is four points. It applies to rules. "
             "Unrelated filler text goes here. Colours are set with a command called setcolor. Last one here.")
-    sentences = split_sentences(text)
-    spans = np.array([[s.start, s.end] for s in sentences])
+    spans = _sentence_spans(text)
     best = _passage(text, "The default width is four points.", 1.0)
     second = _passage(text, "Colours are set with a command called setcolor.", 0.4)
     context = answer_context(text, spans, [second, best], _WordTokenizer(), budget_tokens=200, best_count=2)
@@ -341,8 +344,7 @@ def test_other_questions_are_not_taken_for_questions_about_a_default(question):
 def test_a_question_about_a_default_is_answered_from_a_passage_that_states_one():
     text = ("The rotation angles are set by the view command. They control the view of the surface. "
             "The angle is bounded to the range 0 to 180 with a default of 60 degrees. Other text follows here.")
-    sentences = split_sentences(text)
-    spans = np.array([[s.start, s.end] for s in sentences])
+    spans = _sentence_spans(text)
     intro = _passage(text, "The rotation angles are set by the view command.", 1.0)
     states = _passage(text, "The angle is bounded to the range 0 to 180 with a default of 60 degrees.", 0.6)
     passages = [intro, states]
