@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import re
 
+LEADERS_IN_A_RUN = 3  # this many dot leaders or more in one sentence: entries run together, not a sentence
 _LEADER = re.compile(r"(?:\.\s*){4,}")  # ". . . . ." or "....." between an entry and its page
 _LEADER_AND_PAGE = re.compile(rf"\s*{_LEADER.pattern}\d*\s*")  # the leaders with the page number after them
 _NUMBER = re.compile(r"(?<![\w.])\d+(?![\w.])")
 _WORD = re.compile(r"[^\W\d_]+")
 _PAGE_LIST = re.compile(r"\d+\s*,\s*\d+\s*,\s*\d+")  # "304, 308, 530"
-ENTRIES_IN_A_RUN = 3  # this many dot leaders or more in one sentence: entries run together, not a sentence
 _CODE = re.compile(r"[=\[\]]")  # "x = [1, 2, 3];" is an example, not an index entry
 
 
 def is_navigation(sentence: str) -> bool:
     """Whether the sentence is a contents line (dot leaders, then a page number and little else), several such
-    entries run together, or an index entry (page numbers outnumber words). A command list's entry, whose leaders and page are followed by what the
-    command does, is not."""
+    entries run together, or an index entry (page numbers outnumber words). A command list's entry, whose
+    leaders and page are followed by what the command does, is not."""
     pieces = _LEADER.split(sentence)
-    if len(pieces) - 1 >= ENTRIES_IN_A_RUN:
+    if len(pieces) - 1 >= LEADERS_IN_A_RUN:
         return True  # a run of contents or index entries ("… . . . 399 plotting, multiple plots per figure . . . 398 …")
     if len(pieces) > 1:
         return len(_WORD.findall(pieces[-1])) < 4

@@ -21,7 +21,7 @@ DEFAULT_WITHIN = 10  # the passage that states a default is looked for among thi
 # A question about a default, said plainly or in other words ("out of the box", "unless changed", "if you do not
 # set it", "left to itself", a question opening "Without a size modifier, …").
 _ASKS_FOR_DEFAULT = re.compile(
-    r"\bdefaults?\b|\bby default\b|\bout of the box\b|\bleft to (?:it|them)sel(?:f|ves)\b"
+    r"\bdefaults?\b|\bout of the box\b|\bleft to (?:it|them)sel(?:f|ves)\b"
     r"|\bunless (?:\w+ ){0,2}(?:changed|configured|told|set|specified|overridden|given|otherwise)\b"
     r"|\bif (?:you )?(?:do not|don't|never) (?:set|specify|change|give|configure)\b"
     r"|\bwhen (?:not|nothing is|no \w+ is) (?:set|given|specified)\b"
@@ -48,6 +48,6 @@ def fitting_first(question: str, ranked: Sequence[Passage], within: int = DEFAUL
     if not asks_for_default(question):
         return order
     found = next((i for i, item in enumerate(order[:within]) if states_default(item.text)), None)
-    if found:
+    if found:  # None: none of them states a default; 0: the best already does
         order.insert(0, order.pop(found))
     return order

@@ -188,7 +188,7 @@ def answer_context(
     against 25 with best first). Small models answer well from a small, focused context. Given the `question`,
     the best passage is the one that fits what it asks for (answer_kind.py), of a few best by score."""
     ordered = sorted(_sentences(passages, min_words) or passages, key=lambda p: -p.score)  # best_passage's order
-    ordered = fitting_first(question, ordered) if question else ordered
+    ordered = fitting_first(question, ordered)
     ranked = ordered[:best_count]
     groups: list[list[tuple[int, int]]] = []
     seen: set[tuple[int, int]] = set()
