@@ -8,7 +8,14 @@ import pytest
 
 from app.documents import split_sentences
 from app.retrieval import lexical
-from app.retrieval.answer_kind import asks_for_default, fitting_first
+from app.retrieval.answer_kind import (
+    asks_for_default,
+    asks_for_file,
+    asks_for_quantity,
+    file_names,
+    fitting_first,
+    numbers,
+)
 from app.retrieval.candidates import (
     WEIGHTS,
     choose_interleaved,
@@ -327,6 +334,8 @@ def test_an_answer_leans_elsewhere_when_a_lesser_passage_holds_more_of_its_own_w
     "When gnuplot writes a moving GIF, how long does each image linger, out of the box?",
     "Which symbol separates the sort key from the text, unless configured otherwise?",
     "Without a size modifier, how wide are whole numbers read?",
+    "What do the variables' names begin with, unless the name option is used?",
+    "Why isn't the tally of references turned on automatically?",
 ])
 def test_questions_about_a_default_are_recognised(question):
     assert asks_for_default(question)
@@ -363,3 +372,81 @@ def test_a_passage_stating_a_default_is_looked_for_only_among_the_few_best():
     far = _passage(text, "The default is five.", 0.1)
     assert fitting_first("What is the default?", [*ranked, far]) == [*ranked, far]
     assert fitting_first("What is the default?", [*ranked, far], within=13)[0] == far
+
+
+@pytest.mark.parametrize("question", [
+    "How many bars does a double chant have?",
+    "When xindy is the indexer, how many page references make a range?",
+    "What is the biggest point size of the bitmap fonts?",
+    "What is the maximum number of arguments to .C?",
+])
+def test_questions_about_a_quantity_are_recognised(question):
+    assert asks_for_quantity(question)
+
+
+@pytest.mark.parametrize("question", [
+    "Which option controls how long the shell waits?",
+    "Which package does the skins library load?",
+    "What is the most common use of the poster library?",
+])
+def test_other_questions_are_not_taken_for_questions_about_a_quantity(question):
+    assert not asks_for_quantity(question)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("The bitmap fonts only go up to 25pt.", {"25pt"}),
+    ("There are 72.27 points to an inch, and 1,000 of them.", {"72.27", "1,000"}),
+    ("Slovenian has four plural forms.", {"four"}),
+    ("Signals SIGUSR1 and SIGUSR2 on x86_64.", set()),  # parts of names
+    ("Not by points; for example not 7pt.1 The actual size varies.", set()),  # a footnote mark after a unit
+    ("18 see Section 5.15 [Character encoding], page 180, for why.", set()),  # a footnote and references
+    ("It loads tikz [22] and one of the other libraries.", set()),  # a citation; "one" is no quantity
+])
+def test_numbers_are_quantities_standing_alone(text, expected):
+    assert numbers(text) == expected
+
+
+def test_a_question_about_a_quantity_is_answered_from_a_passage_with_a_number_it_does_not_hold():
+    text = ("Which two of them depend on the class option. The bitmap fonts were drawn by Knuth in 1 size. "
+            "They only go up to 25pt at most.")
+    spans = _sentence_spans(text)
+    words = _passage(text, "Which two of them depend on the class option.", 1.0)
+    asked = _passage(text, "The bitmap fonts were drawn by Knuth in 1 size.", 0.9)
+    figure = _passage(text, "They only go up to 25pt at most.", 0.5)
+    question = "How many sizes, from 1 up, do the bitmap fonts come in?"
+    assert fitting_first(question, [words, asked, figure]) == [figure, words, asked], "a figure first"
+    assert fitting_first(question, [words, asked]) == [words, asked], "a number word when no new figure"
+    assert fitting_first(question, [asked]) == [asked], "the question's own number is no answer"
+    chosen = answer_context(text, spans, [words, asked, figure], _WordTokenizer(), 200, question=question)
+    assert chosen.best == figure
+
+
+@pytest.mark.parametrize(("question", "asks"), [
+    ("After running dpkg-reconfigure, which file gets the updated parameters?", True),
+    ("Which startup files does a login shell read last?", True),
+    ("Which system header must be available to use R_ext/eventloop.h?", True),
+    ("Which package does the skins library load?", False),
+    ("How do I write the plot to a file?", False),
+])
+def test_questions_about_a_file_are_recognised(question, asks):
+    assert asks_for_file(question) == asks
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("It updates \u201d/etc/default/keyboard\u201d and ~/.zshrc.", {"/etc/default/keyboard", "~/.zshrc"}),
+    ("Note that the header sys/select.h is needed, and java.opts too.", {"sys/select.h", "java.opts"}),
+    ("Read and/or write, e.g. twice, i.e. often; call foo.bar() in version 2.1.", set()),
+])
+def test_file_names_are_paths_and_names_with_an_extension(text, expected):
+    assert file_names(text) == expected
+
+
+def test_a_question_about_a_file_is_answered_from_a_passage_naming_another_file():
+    text = ("The keyboard is configured with the keyboard-configuration package. Its header R_ext/kb.h says so. "
+            "This updates the parameters in /etc/default/keyboard for the console.")
+    package = _passage(text, "The keyboard is configured with the keyboard-configuration package.", 1.0)
+    asked = _passage(text, "Its header R_ext/kb.h says so.", 0.9)
+    path = _passage(text, "This updates the parameters in /etc/default/keyboard for the console.", 0.4)
+    question = "Besides R_ext/kb.h, which file gets the keyboard's parameters?"
+    assert fitting_first(question, [package, asked, path]) == [path, package, asked]
+    assert fitting_first(question, [package, asked]) == [package, asked], "the question's own file is no answer"

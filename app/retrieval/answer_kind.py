@@ -1,34 +1,70 @@
 """What a question asks for, where that changes which retained passage answers it.
 
 Manual readers often ask for a setting's default ("What is the default rotation angle?", "How long does each
-frame linger, out of the box?"). Retrieval keeps the sentences on the subject, but the best scored is often the
-one that introduces the setting ("where <rot x> and <rot z> control the rotation angles …"), not the one that
-states its default ("… with a default of 60 degrees"). For such a question the best passage is the best scored
-of the few best that states a default. On the real-document dev set this put the evidence sentence first for
-33 of 67 questions against 25, and auto answered 44 right against 38, none lost (run 59; the held-out and
-trial manuals, with few such questions, unchanged; tests/benchmarks/README.md, seventeenth session).
+frame linger, out of the box?"), a quantity ("How many points make an inch?") or a file ("Which file gets the
+keyboard settings?"). Retrieval keeps the sentences on the subject, but the best scored is often the one that
+introduces the setting ("where <rot x> and <rot z> control the rotation angles …"), not the one that states
+its default ("… with a default of 60 degrees"), its number ("… the bitmap fonts only go up to 25pt") or its
+file ("… updates configuration parameters in /etc/default/keyboard"). For such a question the best passage
+is the best scored of the few best that can answer it. On the real-document dev set the default rule alone
+put the evidence sentence first for 33 of 67 questions against 25, and auto answered 44 right against 38
+(run 59); with the quantity and file rules: tests/benchmarks/README.md, eighteenth session.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from app.retrieval.types import Passage
 
-DEFAULT_WITHIN = 10  # the passage that states a default is looked for among this many of the best
+DEFAULT_WITHIN = 10  # the passage that fits the question is looked for among this many of the best
 
-# A question about a default, said plainly or in other words ("out of the box", "unless changed", "if you do not
-# set it", "left to itself", a question opening "Without a size modifier, …").
+# A question about a default, said plainly or in other words ("out of the box", "unless changed", "unless the
+# name option is used", "if you do not set it", "left to itself", "turned on automatically", a question opening
+# "Without a size modifier, …").
 _ASKS_FOR_DEFAULT = re.compile(
-    r"\bdefaults?\b|\bout of the box\b|\bleft to (?:it|them)sel(?:f|ves)\b"
+    r"\bdefaults?\b|\bout of the box\b|\bleft to (?:it|them)sel(?:f|ves)\b|\bautomatically\b"
     r"|\bunless (?:\w+ ){0,2}(?:changed|configured|told|set|specified|overridden|given|otherwise)\b"
+    r"|\bunless\b[^?,;]*\b(?:is|are) (?:used|given|set|specified|supplied|passed|present)\b"
     r"|\bif (?:you )?(?:do not|don't|never) (?:set|specify|change|give|configure)\b"
     r"|\bwhen (?:not|nothing is|no \w+ is) (?:set|given|specified)\b"
     r"|^\s*without\b[^,?]*,",  # "Without a size modifier, how wide …"
     re.IGNORECASE,
 )
 _STATES_DEFAULT = re.compile(r"\bdefault", re.IGNORECASE)
+
+# A question whose answer is a number: "How many …", "…, how long …", "What is the biggest point size …".
+_ASKS_FOR_QUANTITY = re.compile(
+    r"(?:^|[,;:]\s*)how (?:many|much|long|big|large|small|wide|tall|high|far|deep|often|old)\b"
+    r"|\b(?:what|which) (?:is|are) the (?:biggest|largest|greatest|highest|maximum|smallest|lowest|fewest"
+    r"|minimum)\b",  # not "the most": "the most common use"
+    re.IGNORECASE,
+)
+# A question whose answer is a file or folder: "Which file …", "which startup files …", "Which system header …".
+_ASKS_FOR_FILE = re.compile(
+    r"\b(?:which|what) (?:[\w-]+ ){0,2}(?:files?|director(?:y|ies)|folders?|paths?|headers?|filenames?)\b",
+    re.IGNORECASE,
+)
+# A file's name or path: "/etc/default/keyboard", "~/.zshrc", "sys/select.h", "java.opts".
+_FILE_NAME = re.compile(
+    r"(?<![\w/])(?:~|\.{1,2})?(?:/[\w.+-]+)+"  # from the root, home or here: "/etc/profile", "~/.zshrc"
+    r"|(?<![\w/.~$])(?:[\w+-]+/)*[\w+-]{2,}\.[a-z]{1,4}\b(?!\()",  # with an extension: "sys/select.h", "java.opts"
+)
+# A number standing alone, with its unit if any ("25pt", "72.27", "1,000", "5%", "2GB"), not part of a name
+# ("SIGUSR1", "x86_64") nor a footnote mark ("7pt.1", "1It is possible …"), or a number word from two on ("one"
+# is more often a pronoun).
+_NUMBER = re.compile(
+    r"(?<![\w.\\])\d+(?:[.,]\d+)*(?:[a-z]{1,5}|[A-Z]{1,3})?%?(?![\w]|\.\w)"
+    r"|\b(?i:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty"
+    r"|hundred|thousand|million|billion)\b",
+)
+# A number that points elsewhere ("Section 5.15", "page 180", "Table 2", "[22]"), not a quantity.
+_REFERENCE = re.compile(
+    r"\b(?:sections?|pages?|pp?\.|chapters?|tables?|figures?|fig\.|appendix|equations?|eq\.|§)\s*\d[\d.]*"
+    r"|\[\d+(?:[,\u2013-]\s*\d+)*\]|^\s*\d+(?=\s+[^\W\d_])",
+    re.IGNORECASE,
+)
 
 
 def asks_for_default(question: str) -> bool:
@@ -41,13 +77,57 @@ def states_default(sentence: str) -> bool:
     return _STATES_DEFAULT.search(sentence) is not None
 
 
+def asks_for_quantity(question: str) -> bool:
+    """The question asks how many, how much, how long …, or for the most or least of something."""
+    return _ASKS_FOR_QUANTITY.search(question) is not None
+
+
+def asks_for_file(question: str) -> bool:
+    """The question asks which file, folder, path or header."""
+    return _ASKS_FOR_FILE.search(question) is not None
+
+
+def file_names(text: str) -> set[str]:
+    """The names and paths of files in `text`, lower-cased, without surrounding dots."""
+    return {match.group(0).strip(".").lower() for match in _FILE_NAME.finditer(text)}
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers standing alone in `text` that are not references, lower-cased with their units."""
+    return {match.group(0).lower() for match in _NUMBER.finditer(_REFERENCE.sub(" ", text))}
+
+
+def fitting(question: str) -> list[Callable[[str], bool]]:
+    """What a passage must say to answer `question`, most telling first; none when any passage may. A question
+    about a default wants a passage that states one; about a file, a file's name the question does not hold;
+    about a quantity, a number the question does not hold: in figures first ("up to 25pt"), then in words ("Slovenian has four"), since number words
+    are often no answer ("Which two depend on the class …")."""
+    if asks_for_default(question):
+        return [states_default]
+    if asks_for_file(question):
+        named = file_names(question)
+        return [lambda sentence: bool(file_names(sentence) - named)]
+    if not asks_for_quantity(question):
+        return []
+    asked = numbers(question)
+
+    def new_figure(sentence: str) -> bool:
+        return any(number[0].isdigit() for number in numbers(sentence) - asked)
+
+    def new_number(sentence: str) -> bool:
+        return bool(numbers(sentence) - asked)
+
+    return [new_figure, new_number]
+
+
 def fitting_first(question: str, ranked: Sequence[Passage], within: int = DEFAULT_WITHIN) -> list[Passage]:
-    """`ranked` (best first) with, for a question about a default, the best of its first `within` that states a
-    default moved to the front; otherwise unchanged."""
+    """`ranked` (best first) with the best of its first `within` that fits the question (see `fitting`) moved
+    to the front; unchanged when the question asks for nothing in particular or none of them fits."""
     order = list(ranked)
-    if not asks_for_default(question):
-        return order
-    found = next((i for i, item in enumerate(order[:within]) if states_default(item.text)), None)
-    if found:  # None: none of them states a default; 0: the best already does
-        order.insert(0, order.pop(found))
+    for fits in fitting(question):
+        found = next((i for i, item in enumerate(order[:within]) if fits(item.text)), None)
+        if found is not None:
+            if found:  # 0: the best already fits
+                order.insert(0, order.pop(found))
+            return order
     return order
