@@ -401,6 +401,7 @@ def test_other_questions_are_not_taken_for_questions_about_a_quantity(question):
     ("Not by points; for example not 7pt.1 The actual size varies.", set()),  # a footnote mark after a unit
     ("18 see Section 5.15 [Character encoding], page 180, for why.", set()),  # a footnote and references
     ("It loads tikz [22] and one of the other libraries.", set()),  # a citation; "one" is no quantity
+    ("It must do for(i in 1:n) x[i] := f(x[i]) in a 3:2 frame.", {"3", "2"}),  # a range in code is no quantity
 ])
 def test_numbers_are_quantities_standing_alone(text, expected):
     assert numbers(text) == expected
