@@ -78,7 +78,7 @@ def states_default(sentence: str) -> bool:
 
 
 def asks_for_quantity(question: str) -> bool:
-    """The question asks how many, how much, how long …, or for the most or least of something."""
+    """The question asks how many, how much, how long …, or for the biggest, smallest, maximum … of something."""
     return _ASKS_FOR_QUANTITY.search(question) is not None
 
 
@@ -100,24 +100,30 @@ def numbers(text: str) -> set[str]:
 def fitting(question: str) -> list[Callable[[str], bool]]:
     """What a passage must say to answer `question`, most telling first; none when any passage may. A question
     about a default wants a passage that states one; about a file, a file's name the question does not hold;
-    about a quantity, a number the question does not hold: in figures first ("up to 25pt"), then in words ("Slovenian has four"), since number words
-    are often no answer ("Which two depend on the class …")."""
+    about a quantity, a number the question does not hold, in figures first ("up to 25pt"), then in words
+    ("Slovenian has four"), since number words are often no answer ("Which two depend on the class …")."""
     if asks_for_default(question):
         return [states_default]
     if asks_for_file(question):
-        named = file_names(question)
-        return [lambda sentence: bool(file_names(sentence) - named)]
-    if not asks_for_quantity(question):
-        return []
+        return [_names_another_file(question)]
+    if asks_for_quantity(question):
+        return [_states_another_number(question, figures_only=True), _states_another_number(question)]
+    return []
+
+
+def _names_another_file(question: str) -> Callable[[str], bool]:
+    named = file_names(question)
+    return lambda sentence: bool(file_names(sentence) - named)
+
+
+def _states_another_number(question: str, figures_only: bool = False) -> Callable[[str], bool]:
     asked = numbers(question)
 
-    def new_figure(sentence: str) -> bool:
-        return any(number[0].isdigit() for number in numbers(sentence) - asked)
+    def states(sentence: str) -> bool:
+        new = numbers(sentence) - asked
+        return any(number[0].isdigit() for number in new) if figures_only else bool(new)
 
-    def new_number(sentence: str) -> bool:
-        return bool(numbers(sentence) - asked)
-
-    return [new_figure, new_number]
+    return states
 
 
 def fitting_first(question: str, ranked: Sequence[Passage], within: int = DEFAULT_WITHIN) -> list[Passage]:
