@@ -182,13 +182,15 @@ class JobRunner(QObject):
         return job
 
     def start_model_job(self, job: Job) -> Job:
-        """Queue a job that uses the model. A foreground job preempts running background jobs."""
+        """Queue a job that uses the model. A foreground job preempts running background jobs; it is queued
+        first, so that a waiting background job cannot take the thread the preempted one gives up."""
         if job.background:
             return self.start(job, self.model_pool, self.BACKGROUND)
-        for other in list(self._live):
-            if other.background and not other.done:
-                other.preempt()
-        return self.start(job, self.model_pool, self.FOREGROUND)
+        preempted = [other for other in self._live if other.background and not other.done]
+        self.start(job, self.model_pool, self.FOREGROUND)
+        for other in preempted:
+            other.preempt()
+        return job
 
     def start_document_job(self, job: Job) -> Job:
         return self.start(job, self.document_pool)
