@@ -63,7 +63,8 @@ class RetrievalSettings:
     answer_context_tokens: int = 320  # the best retained sentences, with their neighbours, up to this many tokens
     answer_passages: int = 5  # ... at most this many of the best, each with its neighbours (dev set: 2-8 measured)
     answer_neighbours: bool = True
-    answer_fits_question: bool = True  # a question on a default, a quantity or a file: answered from a passage stating it (answer_kind.py)
+    # a question on a default, a quantity or a file is answered from a passage stating one (answer_kind.py)
+    answer_fits_question: bool = True
     question_weighting: bool = True
     mode: str = "auto"
     build_index: bool = True  # a full pass also writes the attention index for later questions
