@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                           f"(default {RetrievalSettings.candidate_tokens})")
     ask.add_argument("--meaning-beside-loop", type=int, default=RetrievalSettings.meaning_beside_loop, metavar="N",
                      help="auto: keep the N sentences meaning ranks best beside the loop's choice (0: the loop's alone)")
+    ask.add_argument("--fitting-beside-loop", type=int, default=RetrievalSettings.fitting_beside_loop, metavar="N",
+                     help="auto: for a question about a default, a number or a file, also keep the N sentences meaning "
+                          "ranks best among those that state one (0: none)")
     ask.add_argument("--no-deep-meaning", dest="deep_meaning", action="store_false",
                      help="rank by meaning with MiniLM even where the deep embeddings are built")
     _precision_argument(ask)
@@ -145,6 +148,7 @@ def run_ask(options: argparse.Namespace) -> int:
     settings = RetrievalSettings(
         window_tokens=options.window, top_k=options.top_k, layer=options.layer,
         max_new_tokens=options.max_new_tokens, mode=options.mode, meaning_beside_loop=options.meaning_beside_loop,
+        fitting_beside_loop=options.fitting_beside_loop,
         candidate_tokens=options.candidate_tokens, deep_meaning=options.deep_meaning, precision=options.precision,
     )
     try:

@@ -130,7 +130,10 @@ def test_realdocs_scores_methods_and_candidate_strategies(tiny_model, haystack, 
     assert realdocs._full_sample([question, paraphrased, question], 2) == [question, paraphrased]
     shipped = dict(realdocs.WEIGHTS)
     with realdocs.candidate_shares("cold-w0-1-0.5"):
-        assert realdocs.WEIGHTS == {"lexical": 0.0, "meaning": 1.0, "attention": 0.5}
+        wanted = {"lexical": 0.0, "meaning": 1.0, "attention": 0.5, "fitting": shipped["fitting"]}
+        assert dict(realdocs.WEIGHTS) == wanted
+    with realdocs.candidate_shares("auto-w1-3-0-0"):
+        assert realdocs.WEIGHTS["fitting"] == 0.0, "a fourth number is the fitting ranking's share"
     assert dict(realdocs.WEIGHTS) == shipped, "the shipped shares come back after the block"
     assert realdocs.needs_index("auto-w1-6-1") and not realdocs.needs_index("cold-w0-1-0")
     assert not realdocs.needs_index("cold-c4096")

@@ -14,6 +14,7 @@ from app.retrieval.answer_kind import (
     asks_for_quantity,
     file_names,
     fitting_first,
+    fitting_sentences,
     numbers,
 )
 from app.retrieval.candidates import (
@@ -98,15 +99,26 @@ def test_the_attention_index_alone_gets_the_whole_budget_whatever_autos_shares()
 def test_meaning_best_units_are_kept_beside_the_loops_choice():
     loop = {2: 0.9, 5: 0.1}
     meaning = np.array([0.0, 0.1, 0.8, 0.2, np.nan, 0.3, 0.1, 0.95, 0.0, 0.5])
-    kept = keep_beside_loop(loop, meaning, extra=3)
+    kept = keep_beside_loop(loop, meaning, [(meaning, 3)])
     assert set(kept) == {2, 5, 7, 9}, "the three best by meaning (7, 2, 9) join the loop's units, none twice"
     order = sorted(kept, key=lambda u: -kept[u])
     assert order == [2, 5, 7, 9], "both rankings count for the loop's units; the extras follow in meaning order"
     many = {u: float(100 - u) for u in range(40)}  # 40 units kept by the loop, unit 0 its best
-    ranked = keep_beside_loop(many, np.r_[np.linspace(0.5, 0.1, 40), 0.99], extra=1)
+    lifted = np.r_[np.linspace(0.5, 0.1, 40), 0.99]
+    ranked = keep_beside_loop(many, lifted, [(lifted, 1)])
     assert sorted(ranked, key=lambda u: -ranked[u]).index(40) < 39, "meaning's best outranks the loop's weakest"
-    assert keep_beside_loop(loop, meaning, extra=0) == rank_with_meaning(loop, meaning), "0: the loop's alone"
-    assert 4 not in keep_beside_loop(loop, meaning, extra=10), "a unit meaning has not scored is never added"
+    assert keep_beside_loop(loop, meaning, [(meaning, 0)]) == rank_with_meaning(loop, meaning), "0: the loop's alone"
+    assert 4 not in keep_beside_loop(loop, meaning, [(meaning, 10)]), "a unit meaning has not scored is never added"
+
+
+def test_the_fitting_rankings_best_are_kept_beside_meanings():
+    loop = {2: 0.9}
+    meaning = np.array([0.0, 0.1, 0.8, 0.2, 0.05, 0.3, 0.1, 0.95, 0.0, 0.5])
+    fitting = np.where(np.isin(np.arange(10), [1, 4, 7]), meaning, -np.inf)  # the units that state a default
+    kept = keep_beside_loop(loop, meaning, [(meaning, 2), (fitting, 2)])
+    assert set(kept) == {2, 7, 1}, "meaning's best two add 7 (2 is the loop's), fitting's best two (7, 1) add 1"
+    assert set(keep_beside_loop(loop, meaning, [(meaning, 2), (fitting, 0)])) == {2, 7}
+    assert 0 not in keep_beside_loop(loop, meaning, [(fitting, 5)]), "a unit that does not fit is never added"
 
 
 def test_token_scores_become_unit_scores_over_the_part_scored():
@@ -445,3 +457,15 @@ def test_a_question_about_a_file_is_answered_from_a_passage_naming_another_file(
     question = "Besides R_ext/kb.h, which file gets the keyboard's parameters?"
     assert fitting_first(question, [package, asked, path]) == [path, package, asked]
     assert fitting_first(question, [package, asked]) == [package, asked], "the question's own file is no answer"
+
+
+def test_the_sentences_that_can_answer_a_question_are_those_of_its_most_telling_test():
+    texts = ["The delay is set in hundredths of a second.", "The delay defaults to 5.", "Frames loop twice."]
+    assert fitting_sentences("How long is the delay between frames, out of the box?", texts) == [False, True, False]
+    figures = ["Frames loop twice.", "Up to 25pt.", "See Section 4."]
+    assert fitting_sentences("How many times do frames loop?", figures) == [False, True, False], "figures first"
+    words = ["Frames loop three times.", "See Section 4.", "Frames loop."]
+    assert fitting_sentences("How many times do frames loop?", words) == [True, False, False], "then number words"
+    assert fitting_sentences("Which file holds the keyboard settings?", ["Edit /etc/default/keyboard."]) == [True]
+    assert fitting_sentences("Why do frames loop?", texts) is None, "a question asking for nothing in particular"
+    assert fitting_sentences("What is the default delay?", ["Frames loop."]) is None, "no sentence fits"

@@ -161,3 +161,28 @@ def test_auto_keeps_meanings_best_sentences_beside_the_loops_choice(letters, tin
     assert any(p.start <= best.start < p.end or best.start <= p.start < best.end for p in beside.passages), (
         "the sentence meaning ranks best is among the passages"
     )
+
+
+def test_auto_keeps_the_best_sentence_that_can_answer_a_question_about_a_default(letters, tiny_model, haystack):
+    from app.retrieval.pipeline import retrieve
+    from app.retrieval.types import RetrievalResult, RetrievalSettings
+
+    cut = haystack.index(". ", 6000) + 2
+    stated = "By default the gathering of the waters takes three days."
+    text = haystack[:cut] + stated + " " + haystack[cut:12000]
+    sentences = split_sentences(text)
+    assert embeddings.build_embeddings(text, sentences)
+    question = "How long does the gathering of the waters last, out of the box?"
+    base = RetrievalSettings(mode="auto", auto_full_pass_seconds=0, build_index=False, window_tokens=256,
+                             candidate_tokens=300, focus_window_tokens=256, top_k=20, meaning_beside_loop=0,
+                             fitting_beside_loop=0)
+    alone = retrieve(text, sentences, question, tiny_model, base)
+    beside = retrieve(text, sentences, question, tiny_model, replace(base, fitting_beside_loop=1))
+    assert "fitting" not in beside.stats["sources"], "the fitting ranking has no share of the candidates"
+    def keeps(result: RetrievalResult) -> list[str]:
+        return [p.kept_by for p in result.passages if stated in p.text]
+
+    assert keeps(alone) == [], "neither the loop nor meaning (none kept beside) keeps it here"
+    assert keeps(beside) == ["meaning"] and beside.stats["kept_beside_loop"] == 1, (
+        "the one sentence stating a default is kept beside the loop's choice")
+    assert {(p.start, p.end) for p in alone.passages} < {(p.start, p.end) for p in beside.passages}

@@ -167,6 +167,28 @@ def test_ask_prints_the_final_answer_not_the_models_set_aside_reply(tmp_path, mo
     assert "Passages used:" in out and "[1.00] (line 3) Interactive mode uses" in out
 
 
+def test_ask_passes_how_many_sentences_are_kept_beside_the_loop(tmp_path, monkeypatch):
+    from app.retrieval import models, pipeline
+    from app.retrieval.types import AnswerResult, RetrievalSettings
+
+    document = tmp_path / "a.txt"
+    document.write_text("The delay defaults to 5. Frames loop.", encoding="utf-8")
+    monkeypatch.setattr(models, "load_model", lambda *args, **kwargs: object())
+    seen: list[RetrievalSettings] = []
+
+    def answer(text, sentences, question, model, settings, on_progress=None, on_token=None, cancel=None):
+        seen.append(settings)
+        return AnswerResult("5", [], [], {})
+
+    monkeypatch.setattr(pipeline, "answer", answer)
+    assert cli.main(["ask", str(document), "What is the default delay?", "--quiet"]) == 0
+    assert cli.main(["ask", str(document), "What is the default delay?", "--quiet", "--fitting-beside-loop", "0",
+                     "--meaning-beside-loop", "3"]) == 0
+    assert (seen[0].fitting_beside_loop, seen[0].meaning_beside_loop) == (RetrievalSettings.fitting_beside_loop,
+                                                                          RetrievalSettings.meaning_beside_loop)
+    assert (seen[1].fitting_beside_loop, seen[1].meaning_beside_loop) == (0, 3)
+
+
 def test_bad_input_from_the_core_exits_2(failing_answer, capsys):
     from app.retrieval.types import BadInputError
 

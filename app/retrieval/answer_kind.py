@@ -126,6 +126,16 @@ def _states_another_number(question: str, figures_only: bool = False) -> Callabl
     return states
 
 
+def fitting_sentences(question: str, texts: Sequence[str]) -> list[bool] | None:
+    """Which of `texts` can answer `question` (see `fitting`), by its most telling test that some text passes;
+    None when the question asks for nothing in particular or no text passes any of its tests."""
+    for fits in fitting(question):
+        mask = [fits(text) for text in texts]
+        if any(mask):
+            return mask
+    return None
+
+
 def fitting_first(question: str, ranked: Sequence[Passage], within: int = DEFAULT_WITHIN) -> list[Passage]:
     """`ranked` (best first) with the best of its first `within` that fits the question (see `fitting`) moved
     to the front; unchanged when the question asks for nothing in particular or none of them fits."""

@@ -15,7 +15,9 @@ RRF_K = 60  # the usual constant of reciprocal rank fusion: top ranks count, the
 # Each source's share of the candidate budget in auto (measured on the real-document dev and held-out sets; see
 # the benchmark notes): the attention index's ranking kept less evidence with a share of its own than without,
 # so auto does not rank by it (0.7-0.8 s a question on a 765k-token manual); the indexed mode does.
-WEIGHTS = {"lexical": 1.0, "meaning": 3.0, "attention": 0.0}
+# The fitting ranking (sources.py) has no share either: as a share it lost answers (the loop read same-kind
+# sentences from elsewhere); auto keeps its best beside the loop instead (RetrievalSettings.fitting_beside_loop).
+WEIGHTS = {"lexical": 1.0, "meaning": 3.0, "fitting": 0.0, "attention": 0.0}
 MEANING_RANK_K = 10  # fusion constant when the loop's kept sentences are ordered with their meaning scores
 
 

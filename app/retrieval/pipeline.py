@@ -219,18 +219,21 @@ def _focused(
     doc = run.doc
     index = _index_for(run, text, sentences, folder, mode)
     sources = ("attention",) if mode == "indexed" else with_a_share(SOURCES)
-    rankings = rank_units(run, text, sentences, index, sources)
+    beside = ("fitting",) if mode == "auto" and run.settings.fitting_beside_loop > 0 else ()
+    rankings = rank_units(run, text, sentences, index, tuple(dict.fromkeys((*sources, *beside))))
     if not rankings.scores:  # indexed mode without an index: fall back on words
         rankings = rank_units(run, text, sentences, index, ("lexical",))
-    names = list(rankings.scores)
+    names = [name for name in rankings.scores if name in sources] or list(rankings.scores)
     units = choose_interleaved(doc, [rankings.scores[n] for n in names], shares(names), run.settings.candidate_tokens)
     if run.on_progress:
         run.on_progress(Progress("retrieving", 0, 1, message="Reading the best passages with the question"))
     state = focused_pass(run, units)
     loop_kept = set(state.retained)
     if "meaning" in rankings.scores:
-        state.unit_scores = keep_beside_loop(state.unit_scores, rankings.scores["meaning"],
-                                             run.settings.meaning_beside_loop)
+        besides = [(rankings.scores["meaning"], run.settings.meaning_beside_loop)]
+        if "fitting" in rankings.scores:
+            besides.append((rankings.scores["fitting"], run.settings.fitting_beside_loop))
+        state.unit_scores = keep_beside_loop(state.unit_scores, rankings.scores["meaning"], besides)
         state.retained = sorted(state.unit_scores)
     beside_loop = set(state.retained) - loop_kept
     stats: dict[str, Any] = {
@@ -243,7 +246,7 @@ def _focused(
         "meaning_reading": rankings.meaning_reading,
         "index_bytes": index.size_bytes if index is not None else 0,
     }
-    fused = fuse(list(rankings.scores.values())) if names else np.zeros(doc.num_units)
+    fused = fuse([rankings.scores[n] for n in names]) if names else np.zeros(doc.num_units)
     return _Outcome(state, _window_maxima(doc, windows, fused), stats, beside_loop)
 
 
@@ -257,14 +260,19 @@ def rank_with_meaning(loop_scores: dict[int, float], meaning: np.ndarray) -> dic
     return dict(zip(units, fused.tolist()))
 
 
-def keep_beside_loop(loop_scores: dict[int, float], meaning: np.ndarray, extra: int) -> dict[int, float]:
-    """The loop's retained units and, beside them, the `extra` units that meaning ranks best and the loop did
-    not keep: the 135M model's attention rarely links a paraphrased question to its evidence, which the
-    meaning ranking often holds (see the README). Ordered by reciprocal rank fusion of the loop's order (its
-    units by attention and meaning together, then the extra ones) and the meaning order."""
+def keep_beside_loop(loop_scores: dict[int, float], meaning: np.ndarray,
+                     besides: Sequence[tuple[np.ndarray, int]]) -> dict[int, float]:
+    """The loop's retained units and, beside them, for each (ranking, extra) of `besides`, the `extra` units
+    that ranking puts first and the loop did not keep: the 135M model's attention rarely links a paraphrased
+    question to its evidence, which the meaning ranking often holds, and the fitting ranking (sources.py) more
+    often for a question about a default, a number or a file (see the README). Ordered by reciprocal rank
+    fusion of the loop's order (its units by attention and meaning together, then the extra ones) and the
+    meaning order."""
     ordered = rank_with_meaning(loop_scores, meaning)
-    best = np.argsort(-np.where(np.isfinite(meaning), meaning, -np.inf), kind="stable")[: max(extra, 0)]
-    extras = [int(u) for u in best if np.isfinite(meaning[u]) and int(u) not in ordered]
+    extras: list[int] = []
+    for ranking, extra in besides:
+        best = np.argsort(-np.where(np.isfinite(ranking), ranking, -np.inf), kind="stable")[: max(extra, 0)]
+        extras += [int(u) for u in best if np.isfinite(ranking[u]) and int(u) not in ordered and int(u) not in extras]
     if not extras:
         return ordered
     units = list(ordered) + extras

@@ -4,6 +4,11 @@ InfiniRetri loop reads the best of them instead of the whole document.
 - lexical: BM25 over the sentences (always there: built in about a second when a document opens);
 - meaning: closeness in meaning of the sentence to the question (see meaning.py: static token vectors at
   once, sentence embeddings once they are built);
+- fitting: the meaning ranking over the sentences that can answer what the question asks for, a default, a
+  number or a file (answer_kind.py), when it asks for one: "How long does each image linger, out of the box?"
+  shares no word with "… successive frames … (default 5)", and meaning ranks it among thousands of sentences
+  on animation, but first among the few hundred that state a default. Auto keeps its few best beside the
+  loop's choice; it has no share of the candidates (candidates.WEIGHTS);
 - attention: the question's attention to the attention index, at the index layer, summed over the
   calibrated retrieval heads (over the part indexed so far): the indexed mode's candidates; auto gives it no
   share of its candidates and does not rank by it (see candidates.WEIGHTS).
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from app.retrieval.answer_kind import fitting_sentences
 from app.retrieval.candidates import sentence_to_unit_scores, token_to_unit_scores
 from app.retrieval.index_scoring import question_queries, score_document
 from app.retrieval.index_store import AttentionIndex
@@ -32,7 +38,7 @@ from app.retrieval.meaning import meaning
 from app.retrieval.scoring import smooth
 from app.retrieval.units import SpanLike
 
-SOURCES = ("lexical", "meaning", "attention")
+SOURCES = ("lexical", "meaning", "fitting", "attention")  # "fitting" reads "meaning"'s scores: after it
 
 
 @dataclass
@@ -79,10 +85,22 @@ def _rank(source: str, run: Run, text: str, sentences: Sequence[SpanLike], index
             return None
         rankings.meaning_reading = found.reading
         return sentence_to_unit_scores(run.doc, words.spans, found.scores)
+    if source == "fitting" and "meaning" in rankings.scores:
+        return fitting_scores(run, text, words, rankings.scores["meaning"])
     if source.startswith("attention") and index is not None:
         heads = None if source == "attention_all_heads" else run.heads.index
         return token_to_unit_scores(run.doc, attention_token_scores(run, index, heads))
     return None
+
+
+def fitting_scores(run: Run, text: str, words: LexicalIndex, meaning_scores: np.ndarray) -> np.ndarray | None:
+    """The meaning scores of the units whose sentence can answer what the question asks for (-inf for the
+    rest); None when it asks for nothing in particular."""
+    mask = fitting_sentences(run.question, [text[start:end] for start, end in words.spans.tolist()])
+    if mask is None:
+        return None
+    fits = sentence_to_unit_scores(run.doc, words.spans, np.asarray(mask, dtype=np.float32)) > 0
+    return np.where(fits, meaning_scores, -np.inf).astype(np.float32)
 
 
 def attention_token_scores(run: Run, index: AttentionIndex, heads: Sequence[int] | None) -> np.ndarray:

@@ -47,7 +47,8 @@ class RetrievalSettings:
     Modes: "full" is the paper's exact pass over every window. "indexed" runs the same loop over the
     sentences the document's attention index ranks best (building the index first if there is none).
     "auto" (the default) runs it over the sentences that words, meaning and the attention index built so far
-    rank best, and keeps meaning's best `meaning_beside_loop` beside the loop's choice; or the full pass when
+    rank best, and keeps meaning's best `meaning_beside_loop` beside the loop's choice (and, for a question
+    about a default, a number or a file, the `fitting_beside_loop` best that state one); or the full pass when
     that is estimated to take under `auto_full_pass_seconds`.
     """
 
@@ -73,6 +74,10 @@ class RetrievalSettings:
     # auto: the meaning ranking's best units kept beside the loop's choice (0: the loop's choice alone; dev set,
     # runs 46-50: 20 kept the evidence for 54 of 67 questions against 51, the same best passages and answers)
     meaning_beside_loop: int = 20
+    # ... and, for a question about a default, a number or a file, the best of the sentences that state one
+    # (sources.py, "fitting"; 0: none; nineteenth session: 10 kept the evidence for 38 of 40 dev questions
+    # against 37 with 5 and 36 with none, the same answers)
+    fitting_beside_loop: int = 10
     focus_window_tokens: int = 2048  # ... packed into windows of this many tokens (two for the default budget)
     auto_full_pass_seconds: float = 20.0  # auto: take the exact full pass when it is estimated to be this quick
     # Build the deep embeddings (all-mpnet-base-v2) last when indexing, and rank by them once complete

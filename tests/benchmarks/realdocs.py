@@ -202,6 +202,8 @@ def candidate_recall(model: LoadedModel, document: Document, question: Question)
     evidence = np.flatnonzero((doc.unit_chars[:, 0] < span[1]) & (doc.unit_chars[:, 1] > span[0]))
     hits: dict[str, dict[int, bool]] = {}
     for name, (how, weights) in STRATEGIES.items():
+        if name.startswith("turns as shipped"):  # the fitting ranking only for the questions that have one
+            weights = {source: w for source, w in weights.items() if source in rankings.scores or source != "fitting"}
         if not all(source in rankings.scores for source in weights):
             continue
         scores = [rankings.scores[source] for source in weights]
@@ -287,10 +289,11 @@ def stored_vocabulary(cache_root: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def candidate_shares(method: str) -> Iterator[None]:
     """The candidate sources' shares of the loop's budget set, while the block runs, to those a method named
-    `auto-w<lexical>-<meaning>-<attention>` or `cold-w<...>` gives."""
-    lexical_share, meaning_share, attention_share = (float(v) for v in method.split("-w", 1)[1].split("-"))
+    `auto-w<lexical>-<meaning>-<attention>[-<fitting>]` or `cold-w<...>` gives (auto-w1-3-0-0: auto before the
+    fitting ranking)."""
+    values = [float(v) for v in method.split("-w", 1)[1].split("-")]
     shipped = dict(WEIGHTS)
-    WEIGHTS.update(lexical=lexical_share, meaning=meaning_share, attention=attention_share)
+    WEIGHTS.update(zip(("lexical", "meaning", "attention", "fitting"), values))
     try:
         yield
     finally:
@@ -374,6 +377,9 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
             elif method.startswith("auto-m"):  # another number of meaning's best kept beside the loop's choice
                 beside = RetrievalSettings(mode="auto", meaning_beside_loop=int(method.removeprefix("auto-m")))
                 outcomes.append(_log(ask_core(model, document, question, method, beside)))
+            elif method.startswith("auto-f"):  # another number of the fitting ranking's best kept beside the loop
+                beside = dataclasses.replace(auto, fitting_beside_loop=int(method.removeprefix("auto-f")))
+                outcomes.append(_log(ask_core(model, document, question, method, beside)))
             elif method.startswith("auto-c"):  # the loop reads another number of candidate tokens
                 budget = dataclasses.replace(auto, candidate_tokens=int(method.removeprefix("auto-c")))
                 outcomes.append(_log(ask_core(model, document, question, method, budget)))
@@ -430,7 +436,7 @@ def summary_rows(outcomes: list[Outcome], runs: list[DocumentRun]) -> list[list[
     rows = []
     cold = [r.cold_first_seconds for r in runs]
     first_times = {"cold": cold, "auto": cold, "auto-heads": cold}
-    extra = sorted({o.method for o in outcomes} - set(METHODS))  # auto-L<N>, auto-k<N>, auto-m<N>, auto-c<N>
+    extra = sorted({o.method for o in outcomes} - set(METHODS))  # auto-L<N>, auto-k<N>, auto-m<N>, auto-f<N>, auto-c<N>
     for method in METHODS + extra:
         mine = [o for o in outcomes if o.method == method]
         if not mine:
@@ -460,7 +466,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", default="dev", help="dev (tunes the app), heldout (read once a change is chosen), or a question file")
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
-    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-c<N>, auto-w<L>-<M>-<A>, cold-w<L>-<M>-<A>, cold-c<N>")
+    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-f<N>, auto-c<N>, auto-w<L>-<M>-<A>[-<F>], cold-w<L>-<M>-<A>, cold-c<N>")
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
     parser.add_argument("--full-docs", default="", help="documents the full pass runs on (default: all)")
     parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")
