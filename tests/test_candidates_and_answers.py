@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.documents import split_sentences
-from app.retrieval import lexical
+from app.retrieval import answer_kind, lexical, sources
 from app.retrieval.answer_kind import (
     asks_for_default,
     asks_for_file,
@@ -469,3 +469,17 @@ def test_the_sentences_that_can_answer_a_question_are_those_of_its_most_telling_
     assert fitting_sentences("Which file holds the keyboard settings?", ["Edit /etc/default/keyboard."]) == [True]
     assert fitting_sentences("Why do frames loop?", texts) is None, "a question asking for nothing in particular"
     assert fitting_sentences("What is the default delay?", ["Frames loop."]) is None, "no sentence fits"
+
+
+def test_a_documents_sentence_facts_are_read_once_and_serve_each_question(monkeypatch):
+    text = "The delay defaults to 5. Frames loop twice. Edit /etc/default/keyboard. Up to 25pt."
+    words = lexical_index(text, split_sentences(text))
+    facts = sources.sentence_facts(text, words)
+    assert sources.sentence_facts(text, words) is facts, "the same document's facts are kept"
+    read = []
+    monkeypatch.setattr(answer_kind, "numbers", lambda sentence: read.append(sentence) or set())
+    facts.fitting("How many times do frames loop?")
+    facts.fitting("How many points make an inch?")
+    assert len(read) == len(words.spans) + 2, "every sentence's numbers once, then only each question's"
+    other = "Nothing here states a default."
+    assert sources.sentence_facts(other, lexical_index(other, split_sentences(other))) is not facts

@@ -237,3 +237,30 @@ def test_indexing_says_nothing_of_a_deep_model_it_cannot_load(monkeypatch, tiny_
     monkeypatch.setattr(deep_model, "part_files", lambda: None)
     monkeypatch.setattr(deep_model, "unpacked_folder", lambda: None)
     assert not embeddings.deep_embedder_to_load()
+
+
+def test_on_a_cpu_without_native_bfloat16_the_deep_embedder_reads_only_the_best_few_again(monkeypatch, haystack):
+    """There it reads about 20 sentences a second: the best READ_AGAIN_SLOW of MiniLM's re-read come first,
+    by the three readings, then the rest of the re-read by two."""
+    text = haystack[:4000]
+    sentences = split_sentences(text)
+    static = np.linspace(1.0, 0.0, len(sentences)).astype(np.float32)
+    monkeypatch.setattr(meaning, "token_scores", lambda *args, **kwargs: static)
+    monkeypatch.setattr(meaning, "READ_AGAIN", 6)
+    monkeypatch.setattr(meaning, "READ_AGAIN_SLOW", 2)
+    monkeypatch.setattr(meaning, "bfloat16_is_fast", lambda: False)
+    quick, deep = _BagOfLetters(), _Deep()
+    monkeypatch.setattr(embeddings, "sentence_embedder", lambda: quick)
+    monkeypatch.setattr(embeddings, "_deep_embedder", deep)
+    question = "Who begat whom?"
+    found = meaning.meaning(text, sentences, question).scores
+    re_read = np.arange(6)
+    texts = [text[sentences[i].start : sentences[i].end] for i in re_read]
+    two = meaning.standardised(static[re_read]) + meaning.standardised(quick.embed(texts) @ quick.embed([question])[0])
+    closest = re_read[np.argsort(-two, kind="stable")[:2]]
+    assert set(np.argsort(-found, kind="stable")[:2]) == set(closest), "the two read by all three come first"
+    rest = np.setdiff1d(re_read, closest)
+    assert found[rest].max() < found[closest].min() and found[6:].max() < found[rest].min()
+    assert np.argsort(-found[rest], kind="stable").tolist() == np.argsort(-two[rest], kind="stable").tolist()
+    monkeypatch.setattr(meaning, "bfloat16_is_fast", lambda: True)
+    assert meaning.deep_read_again() == 6

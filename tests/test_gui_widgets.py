@@ -523,6 +523,20 @@ def test_the_passage_list_says_which_passages_meaning_kept(qtbot):
     assert panel.passage_list.item(1).text().split("\n")[0] == "p. 7 · score 0.40 · by meaning"
 
 
+@pytest.mark.parametrize("because", ["unhelpful", "elsewhere", "restates", "misses"])
+def test_a_quoted_answer_says_why_in_its_tooltip(qtbot, because):
+    """Every reason the answer step gives for quoting the best passage (generation.quote_reason) has its words."""
+    from app.ui.answer_panel import QUOTED_TIPS, AnswerPanel
+
+    panel = AnswerPanel()
+    qtbot.addWidget(panel)
+    panel.set_answer_source("evidence", because)
+    assert panel.answer_label.toolTip() == QUOTED_TIPS[because]
+    assert len(set(QUOTED_TIPS.values())) == len(QUOTED_TIPS)
+    panel.set_answer_source("model")
+    assert panel.answer_label.toolTip() == ""
+
+
 def test_the_best_evidence_reads_without_dot_leaders_and_is_shortened_when_long():
     from app.ui.evidence_label import EVIDENCE_CHARS, evidence_text
 

@@ -136,3 +136,31 @@ def test_an_answer_leaning_on_a_lesser_passage_or_restating_the_best_gives_way_t
         assert result.text.startswith(QUOTED_PREFIX) and "1.5 times the interquartile" in result.text
     else:
         assert result.text == reply and "quoted_because" not in result.stats
+
+
+_PREFIX = 'The name option causes the default prefix "STATS" to be replaced by a user-specified string.'
+_PREFIX_Q = "What do the variable names begin with, unless the name option is used?"
+_SIZE = "The bitmap fonts only go up to 25pt."
+_KEYBOARD = "This updates the parameters in /etc/default/keyboard for the console."
+
+
+@pytest.mark.parametrize(("best_text", "question", "reply", "because"), [
+    (_PREFIX, _PREFIX_Q, "Variable names start with STATS by convention.", ""),
+    (_PREFIX, _PREFIX_Q, "Variable names start with an option string chosen freely.", "misses"),  # not the default
+    (_SIZE, "What is the biggest point size?", "Bitmap sizes stop at 25pt in practice.", ""),
+    (_SIZE, "What is the biggest point size?", "Bitmap sizes vary widely.", "misses"),  # no figure
+    (_KEYBOARD, "Which file holds the keyboard settings?", "Keyboard layouts live in /etc/default/keyboard on Debian.",
+     ""),
+    (_KEYBOARD, "Which file holds the keyboard settings?", "Console layouts live in a folder on Debian.", "misses"),
+    (_SIZE, "Why are bitmap fonts limited?", "Bitmap sizes vary widely.", ""),  # asks for nothing in particular
+])
+def test_an_answer_without_what_the_question_asks_for_gives_way_to_the_best_passage_quoted(
+        tiny_model, best_text, question, reply, because):
+    """A question about a default, a quantity or a file whose best passage offers one: an answer holding none
+    of what it offers is replaced by the passage, quoted."""
+    sentences = split_sentences(best_text)
+    passages = [Passage(0, len(best_text), 1.0, best_text)]
+    generated = tiny_model.tokenizer(reply, add_special_tokens=False)["input_ids"]
+    result = answer_from_passages(best_text, sentences, passages, question, scripted(tiny_model, generated))
+    assert result.stats.get("quoted_because", "") == because
+    assert result.text.startswith(QUOTED_PREFIX) if because else result.text == reply

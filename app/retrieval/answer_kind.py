@@ -13,8 +13,9 @@ put the evidence sentence first for 33 of 67 questions against 25, and auto answ
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 
 from app.retrieval.types import Passage
 
@@ -97,53 +98,61 @@ def numbers(text: str) -> set[str]:
     return {match.group(0).lower() for match in _NUMBER.finditer(_REFERENCE.sub(" ", text))}
 
 
-def fitting(question: str) -> list[Callable[[str], bool]]:
-    """What a passage must say to answer `question`, most telling first; none when any passage may. A question
-    about a default wants a passage that states one; about a file, a file's name the question does not hold;
-    about a quantity, a number the question does not hold, in figures first ("up to 25pt"), then in words
-    ("Slovenian has four"), since number words are often no answer ("Which two depend on the class …")."""
-    if asks_for_default(question):
-        return [states_default]
-    if asks_for_file(question):
-        return [_names_another_file(question)]
-    if asks_for_quantity(question):
-        return [_states_another_number(question, figures_only=True), _states_another_number(question)]
-    return []
+class SentenceFacts:
+    """What each of a document's sentences states that a question may ask for (a default, numbers, file
+    names), each kind worked out once, when a question first asks for it, not again for every question.
 
+    A question about a default wants a sentence that states one; about a file, a file's name the question does
+    not hold; about a quantity, a number the question does not hold, in figures first ("up to 25pt"), then in
+    words ("Slovenian has four"), since number words are often no answer ("Which two depend on the class …")."""
 
-def _names_another_file(question: str) -> Callable[[str], bool]:
-    named = file_names(question)
-    return lambda sentence: bool(file_names(sentence) - named)
+    def __init__(self, texts: Sequence[str]) -> None:
+        self._texts = list(texts)
 
+    @functools.cached_property
+    def defaults(self) -> list[bool]:
+        return [states_default(text) for text in self._texts]
 
-def _states_another_number(question: str, figures_only: bool = False) -> Callable[[str], bool]:
-    asked = numbers(question)
+    @functools.cached_property
+    def numbers(self) -> list[frozenset[str]]:
+        return [frozenset(numbers(text)) for text in self._texts]
 
-    def states(sentence: str) -> bool:
-        new = numbers(sentence) - asked
-        return any(number[0].isdigit() for number in new) if figures_only else bool(new)
+    @functools.cached_property
+    def files(self) -> list[frozenset[str]]:
+        return [frozenset(file_names(text)) for text in self._texts]
 
-    return states
+    def fitting(self, question: str) -> list[bool] | None:
+        """Which sentences can answer `question`, by its most telling test that some sentence passes; None
+        when the question asks for nothing in particular or none passes."""
+        for mask in self._tiers(question):
+            if any(mask):
+                return mask
+        return None
+
+    def _tiers(self, question: str) -> Iterator[list[bool]]:
+        if asks_for_default(question):
+            yield self.defaults
+        elif asks_for_file(question):
+            named = file_names(question)
+            yield [bool(found - named) for found in self.files]
+        elif asks_for_quantity(question):
+            asked = numbers(question)
+            yield [any(number[0].isdigit() for number in found - asked) for found in self.numbers]
+            yield [bool(found - asked) for found in self.numbers]
 
 
 def fitting_sentences(question: str, texts: Sequence[str]) -> list[bool] | None:
-    """Which of `texts` can answer `question` (see `fitting`), by its most telling test that some text passes;
+    """Which of `texts` can answer `question` (see `SentenceFacts`), by its most telling test that some text passes;
     None when the question asks for nothing in particular or no text passes any of its tests."""
-    for fits in fitting(question):
-        mask = [fits(text) for text in texts]
-        if any(mask):
-            return mask
-    return None
+    return SentenceFacts(texts).fitting(question)
 
 
 def fitting_first(question: str, ranked: Sequence[Passage], within: int = DEFAULT_WITHIN) -> list[Passage]:
-    """`ranked` (best first) with the best of its first `within` that fits the question (see `fitting`) moved
-    to the front; unchanged when the question asks for nothing in particular or none of them fits."""
+    """`ranked` (best first) with the best of its first `within` that fits the question (see `SentenceFacts`)
+    moved to the front; unchanged when the question asks for nothing in particular or none of them fits."""
     order = list(ranked)
-    for fits in fitting(question):
-        found = next((i for i, item in enumerate(order[:within]) if fits(item.text)), None)
-        if found is not None:
-            if found:  # 0: the best already fits
-                order.insert(0, order.pop(found))
-            return order
+    mask = fitting_sentences(question, [item.text for item in order[:within]])
+    found = mask.index(True) if mask else 0
+    if found:  # 0: the best already fits, or none does
+        order.insert(0, order.pop(found))
     return order

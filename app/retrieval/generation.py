@@ -1,6 +1,7 @@
 """The answer: written by the model from the few best retained sentences (with their neighbours), streamed
 to a callback; an answer that echoes the instructions, does not address the question, leans on a lesser
-passage or only restates the best one is replaced by the best evidence sentence, quoted."""
+passage, only restates the best one or lacks the default, number or file that the question asks for and the
+best one gives is replaced by the best evidence sentence, quoted."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
 from app.documents.navigation import is_navigation, without_leaders
-from app.retrieval.answer_kind import fitting_first
+from app.retrieval.answer_kind import (
+    asks_for_default,
+    asks_for_file,
+    asks_for_quantity,
+    file_names,
+    fitting_first,
+    numbers,
+)
 from app.retrieval.lexical import stem
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import answer_prompt_ids
@@ -34,6 +42,8 @@ _STOPWORD_TEXT = (
     "i me my we our they them their he she his her one has have had get gets"
 )
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_QUANTITY_WORDS = frozenset({"one", "half", "twice", "double", "triple", "quarter", "third"})  # besides numbers()
+_AFTER_DEFAULT = re.compile(r"\b(?:defaults?|defaulted|initially)\b\W*((?:\S+\s*){1,4})", re.IGNORECASE)
 _BOILERPLATE = (
     "helpful ai assistant", "as an ai", "i'm sorry", "i am sorry", "i cannot", "i can't", "i don't know",
     "not mentioned", "does not mention", "no information", "not provided", "does not provide", "doesn't provide",
@@ -231,6 +241,10 @@ def content_words(text: str) -> set[str]:
     return {stem(w) for w in words if w not in _STOPWORDS}
 
 
+# Words after "default" that name no value: "The default value is", "defaults to", "(no default, initially 2) Sets …"
+_NOT_A_VALUE = content_words("default defaults value values setting settings set sets initially initial")
+
+
 def is_unhelpful(answer: str, question: str, context: str) -> bool:
     """An answer that echoes the instructions, apologises, says nothing, asks, describes the passages or copies
     a heading instead of answering, repeats the question, shares no word with the passages it was meant to come
@@ -277,14 +291,40 @@ def restates(answer: str, best: Passage) -> bool:
     return bool(words) and len(words & content_words(best.text)) > RESTATES_SHARE * len(words)
 
 
+def misses_what_is_asked(answer: str, question: str, best: Passage) -> bool:
+    """The question asks for a default, a file or a quantity (answer_kind.py), the best passage offers one the
+    question does not hold, and the answer has none of what it offers (for a quantity, no number at all): "What
+    do the names … begin with, unless the name option is used?" answered "… begin with the name option" from
+    "The name option causes the default prefix "STATS" to be replaced …". A default is offered in the few words
+    after "default" or "initially"."""
+    if asks_for_default(question):
+        offered = default_words(best.text) - content_words(question) - _NOT_A_VALUE
+        return bool(offered) and not offered & content_words(answer)
+    if asks_for_file(question):
+        named = {name.rsplit("/", 1)[-1] for name in file_names(best.text) - file_names(question)}
+        return bool(named) and not any(name in answer.lower() for name in named)
+    if asks_for_quantity(question):  # any number of its own will do ("one and a half" for "1.5")
+        own = numbers(answer) - numbers(question) or _QUANTITY_WORDS & set(answer.lower().split())
+        return bool(numbers(best.text) - numbers(question)) and not own
+    return False
+
+
+def default_words(text: str) -> set[str]:
+    """The content words in the few words after each "default" or "initially" of `text`."""
+    return {word for match in _AFTER_DEFAULT.finditer(text) for word in content_words(match.group(1))}
+
+
 def quote_reason(answer: str, question: str, context: AnswerContext) -> str:
     """Why the best passage is quoted instead of the model's `answer`: "unhelpful" (see is_unhelpful),
-    "elsewhere" (see leans_elsewhere), "restates" (see restates), or "" to keep the answer."""
+    "elsewhere" (see leans_elsewhere), "restates" (see restates), "misses" (see misses_what_is_asked), or ""
+    to keep the answer."""
     if is_unhelpful(answer, question, context.text):
         return "unhelpful"
     if leans_elsewhere(answer, question, context.ranked):
         return "elsewhere"
-    return "restates" if context.best is not None and restates(answer, context.best) else ""
+    if context.best is not None and restates(answer, context.best):
+        return "restates"
+    return "misses" if context.best is not None and misses_what_is_asked(answer, question, context.best) else ""
 
 
 def quoted(passage: Passage, text: str = "", sentence_spans: np.ndarray | None = None) -> str:

@@ -9,7 +9,9 @@ embeddings alone rank. Until then, one small model (all-MiniLM-L6-v2) read two w
 The token vectors stand in for the embeddings until the embeddings are built: a question asked at once after
 opening a manual gets a ranking by meaning, not by words alone, and the 100 sentences they rank best are
 embedded on the spot and ranked first by both readings (see the benchmark notes, runs c1 and c2), and by the
-deep embedder's as well once it is in memory (a document's indexing loads it first; run 56). Once every
+deep embedder's as well once it is in memory (a document's indexing loads it first; run 56): all 100 where
+the CPU computes bfloat16 natively, the best 30 elsewhere, where it reads about 20 sentences a second
+(twentieth session). Once every
 sentence is embedded, the ranking is the embeddings' alone: summing both readings kept the evidence a little
 more often on the real-document sets but answered fewer questions right (36 against 43 of 92).
 """
@@ -22,11 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.retrieval import embeddings
-from app.retrieval.embeddings import embedding_scores
+from app.retrieval.cpu import bfloat16_is_fast
+from app.retrieval.embeddings import SentenceEmbedder, embedding_scores
 from app.retrieval.token_vectors import token_scores
 from app.retrieval.units import SpanLike
 
 READ_AGAIN = 100  # the token vectors' best sentences embedded at once while the document's are not yet
+READ_AGAIN_SLOW = 30  # ... of which the deep embedder reads this many on a CPU without native bfloat16
 
 
 @dataclass
@@ -66,23 +70,44 @@ def meaning_scores(text: str, sentences: Sequence[SpanLike], question: str, deep
 def best_read_again(text: str, sentences: Sequence[SpanLike], question: str, static: np.ndarray,
                     deep: bool = True) -> np.ndarray:
     """The token vectors' scores, standardised, with their best READ_AGAIN sentences embedded now and ranked
-    first, by every reading summed: MiniLM's (half a second) and, with `deep` and the deep embedder in memory
-    (the document's indexing loads it as it starts), all-mpnet-base-v2's (about a second more)."""
+    first by both readings summed, MiniLM's (half a second); with `deep` and the deep embedder in memory (the
+    document's indexing loads it as it starts), the best `deep_read_again()` of those are read by
+    all-mpnet-base-v2 as well and ranked first by the three readings summed."""
     scores = standardised(static)
     best = np.argsort(-np.where(np.isfinite(static), static, -np.inf), kind="stable")[:READ_AGAIN]
     best = best[np.isfinite(static[best])]
-    found = (embeddings.sentence_embedder(), embeddings.loaded_deep_embedder() if deep else None)
-    readers = [reader for reader in found if reader is not None]
-    if not readers or not len(best):
+    quick, closely = embeddings.sentence_embedder(), embeddings.loaded_deep_embedder() if deep else None
+    if not len(best) or (quick is None and closely is None):
         return scores
-    texts = [text[sentences[i].start : sentences[i].end] for i in best]
     both = standardised(static[best])
-    for reader in readers:
-        both = both + standardised(reader.embed(texts) @ reader.embed([question])[0])
-    below = float(scores[np.isfinite(scores)].max() - both.min()) + 1.0
-    scores = scores - below
-    scores[best] = both
-    return scores.astype(np.float32)
+    if quick is not None:
+        both = both + read(quick, text, sentences, best, question)
+    scores = ranked_first(scores, best, both)
+    if closely is None:
+        return scores
+    deepest = best[np.argsort(-both, kind="stable")[: deep_read_again()]]
+    return ranked_first(scores, deepest, scores[deepest] + read(closely, text, sentences, deepest, question))
+
+
+def deep_read_again() -> int:
+    """How many of the best sentences the deep embedder reads again: READ_AGAIN where the CPU computes bfloat16
+    natively (about a second), READ_AGAIN_SLOW elsewhere, where it reads about 20 a second on two cores."""
+    return READ_AGAIN if bfloat16_is_fast() else READ_AGAIN_SLOW
+
+
+def read(embedder: SentenceEmbedder, text: str, sentences: Sequence[SpanLike], chosen: np.ndarray,
+         question: str) -> np.ndarray:
+    """The `chosen` sentences' closeness to the question by `embedder`, standardised."""
+    texts = [text[sentences[i].start : sentences[i].end] for i in chosen]
+    return standardised(embedder.embed(texts) @ embedder.embed([question])[0])
+
+
+def ranked_first(scores: np.ndarray, chosen: np.ndarray, their_scores: np.ndarray) -> np.ndarray:
+    """`scores` with the `chosen` units given `their_scores` and every other unit moved below them."""
+    below = float(scores[np.isfinite(scores)].max() - their_scores.min()) + 1.0
+    moved = scores - below
+    moved[chosen] = their_scores
+    return moved.astype(np.float32)
 
 
 def standardised(scores: np.ndarray) -> np.ndarray:

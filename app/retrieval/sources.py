@@ -21,6 +21,7 @@ neighbours, already brings that place to the loop.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from app.retrieval.answer_kind import fitting_sentences
+from app.retrieval.answer_kind import SentenceFacts
 from app.retrieval.candidates import sentence_to_unit_scores, token_to_unit_scores
 from app.retrieval.index_scoring import question_queries, score_document
 from app.retrieval.index_store import AttentionIndex
@@ -39,6 +40,9 @@ from app.retrieval.scoring import smooth
 from app.retrieval.units import SpanLike
 
 SOURCES = ("lexical", "meaning", "fitting", "attention")  # "fitting" reads "meaning"'s scores: after it
+_FACTS_KEPT = 3  # documents whose sentence facts stay in memory (the lexical indexes kept: lexical._KEEP)
+_facts: dict[int, tuple[LexicalIndex, SentenceFacts]] = {}
+_facts_lock = threading.Lock()
 
 
 @dataclass
@@ -96,11 +100,24 @@ def _rank(source: str, run: Run, text: str, sentences: Sequence[SpanLike], index
 def fitting_scores(run: Run, text: str, words: LexicalIndex, meaning_scores: np.ndarray) -> np.ndarray | None:
     """The meaning scores of the units whose sentence can answer what the question asks for (-inf for the
     rest); None when it asks for nothing in particular."""
-    mask = fitting_sentences(run.question, [text[start:end] for start, end in words.spans.tolist()])
+    mask = sentence_facts(text, words).fitting(run.question)
     if mask is None:
         return None
     fits = sentence_to_unit_scores(run.doc, words.spans, np.asarray(mask, dtype=np.float32)) > 0
     return np.where(fits, meaning_scores, -np.inf).astype(np.float32)
+
+
+def sentence_facts(text: str, words: LexicalIndex) -> SentenceFacts:
+    """The facts of the sentences of `words` (a document's lexical index), kept for its next questions."""
+    with _facts_lock:
+        kept = _facts.get(id(words))
+        if kept is not None and kept[0] is words:
+            return kept[1]
+        facts = SentenceFacts([text[start:end] for start, end in words.spans.tolist()])
+        _facts[id(words)] = (words, facts)
+        while len(_facts) > _FACTS_KEPT:
+            _facts.pop(next(iter(_facts)))
+        return facts
 
 
 def attention_token_scores(run: Run, index: AttentionIndex, heads: Sequence[int] | None) -> np.ndarray:

@@ -37,6 +37,8 @@ QUOTED_TIPS = {
                  "quoted from the document instead.",
     "restates": "The model's own answer restated the best passage, so the passage itself is quoted from the "
                 "document: a restatement can drop or change the detail asked for.",
+    "misses": "The question asks for a default, a number or a file that the best passage gives, and the model's "
+              "own answer did not give it, so the passage itself is quoted from the document instead.",
 }
 
 
@@ -229,7 +231,7 @@ class AnswerPanel(QWidget):
 
     def set_answer_source(self, source: str, because: str = "unhelpful") -> None:
         """'evidence': the answer quotes the document, `because` the model's own answer was not helpful, leaned
-        on a lesser passage or restated the best one (see QUOTED_TIPS)."""
+        on a lesser passage, restated the best one or missed what the question asks for (see QUOTED_TIPS)."""
         quoted = source == "evidence"
         self.answer_label.setText("Answer · quoted from the document" if quoted else "Answer")
         self.answer_label.setToolTip(QUOTED_TIPS.get(because, QUOTED_TIPS["unhelpful"]) if quoted else "")

@@ -27,6 +27,8 @@ Per document, in one process and one run:
    cold-minilm  cold with the token vectors' best sentences read again by MiniLM alone, not by
             all-mpnet-base-v2 as well (as before the fifteenth session)
    cold-c4096  cold with the loop reading 4,096 candidate tokens, the budget until run 40 (any N)
+   cold-d100  cold with the deep embedder reading again 100 of the best sentences (any N; the app reads 100
+            where the CPU computes bfloat16 natively, 30 elsewhere)
    indexed  attention-index candidates only, then the loop
    bm25     BM25 alone (top 36 sentences), same answer step
    minilm   MiniLM sentence embeddings alone (top 36), same answer step
@@ -51,6 +53,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -339,6 +342,11 @@ def run_document(model: LoadedModel, dev_doc: DevDocument, questions: list[Quest
         budget = dataclasses.replace(COLD, candidate_tokens=int(method.removeprefix("cold-c")))
         with cold_cache(cache_root, dev_doc.id, method):
             outcomes += [_log(ask_core(model, document, q, method, budget)) for q in questions]
+    for method in (m for m in methods if m.startswith("cold-d")):  # the deep embedder reads this many again
+        count = int(method.removeprefix("cold-d"))
+        with cold_cache(cache_root, dev_doc.id, method), mock.patch.object(meaning_module, "deep_read_again",
+                                                                           functools.partial(int, count)):
+            outcomes += [_log(ask_core(model, document, q, method, COLD)) for q in questions]
     if "cold-minilm" in methods:  # the best sentences read again by MiniLM alone
         with cold_cache(cache_root, dev_doc.id, "cold-minilm"), without_deep_reading():
             outcomes += [_log(ask_core(model, document, q, "cold-minilm", COLD)) for q in questions]
@@ -466,7 +474,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", default="dev", help="dev (tunes the app), heldout (read once a change is chosen), or a question file")
     parser.add_argument("--docs", default="", help="comma-separated document ids (default: all fetched)")
-    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-f<N>, auto-c<N>, auto-w<L>-<M>-<A>[-<F>], cold-w<L>-<M>-<A>, cold-c<N>")
+    parser.add_argument("--methods", default="auto,cold,indexed,bm25,minilm", help="subset of " + ",".join(METHODS) + ", or auto-L<N>, auto-k<N>, auto-m<N>, auto-f<N>, auto-c<N>, auto-w<L>-<M>-<A>[-<F>], cold-w<L>-<M>-<A>, cold-c<N>, cold-d<N>")
     parser.add_argument("--full-limit", type=int, default=1, help="questions per document for the full pass")
     parser.add_argument("--full-docs", default="", help="documents the full pass runs on (default: all)")
     parser.add_argument("--questions", type=int, default=0, help="at most this many questions per document (0: all)")
