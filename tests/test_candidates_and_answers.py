@@ -3,6 +3,9 @@ step (context from the best sentences, unhelpful answers replaced by quoted evid
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -483,3 +486,14 @@ def test_a_documents_sentence_facts_are_read_once_and_serve_each_question(monkey
     assert len(read) == len(words.spans) + 2, "every sentence's numbers once, then only each question's"
     other = "Nothing here states a default."
     assert sources.sentence_facts(other, lexical_index(other, split_sentences(other))) is not facts
+
+
+def test_a_documents_sentence_facts_go_when_its_lexical_index_goes():
+    text = "The delay defaults to 5. Frames loop twice."
+    words = lexical_index(text, split_sentences(text))
+    facts = weakref.ref(sources.sentence_facts(text, words))
+    del words
+    for other in ("One more document.", "And another one.", "A third one to fill the cache."):
+        lexical_index(other, split_sentences(other))  # the lexical cache keeps the last few documents only
+    gc.collect()
+    assert facts() is None, "facts kept beside an index the lexical cache has let go would hold it in memory"

@@ -49,7 +49,7 @@ _cache: OrderedDict[str, LexicalIndex] = OrderedDict()
 _lock = threading.Lock()
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: the key of what is kept beside it (sources.sentence_facts)
 class LexicalIndex:
     """BM25 over sentences; `spans` are the sentences' character spans, in document order."""
 

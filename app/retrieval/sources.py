@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,8 +41,7 @@ from app.retrieval.scoring import smooth
 from app.retrieval.units import SpanLike
 
 SOURCES = ("lexical", "meaning", "fitting", "attention")  # "fitting" reads "meaning"'s scores: after it
-_FACTS_KEPT = 3  # documents whose sentence facts stay in memory (the lexical indexes kept: lexical._KEEP)
-_facts: dict[int, tuple[LexicalIndex, SentenceFacts]] = {}
+_facts: weakref.WeakKeyDictionary[LexicalIndex, SentenceFacts] = weakref.WeakKeyDictionary()  # live as long as their index
 _facts_lock = threading.Lock()
 
 
@@ -110,13 +110,9 @@ def fitting_scores(run: Run, text: str, words: LexicalIndex, meaning_scores: np.
 def sentence_facts(text: str, words: LexicalIndex) -> SentenceFacts:
     """The facts of the sentences of `words` (a document's lexical index), kept for its next questions."""
     with _facts_lock:
-        kept = _facts.get(id(words))
-        if kept is not None and kept[0] is words:
-            return kept[1]
-        facts = SentenceFacts([text[start:end] for start, end in words.spans.tolist()])
-        _facts[id(words)] = (words, facts)
-        while len(_facts) > _FACTS_KEPT:
-            _facts.pop(next(iter(_facts)))
+        facts = _facts.get(words)
+        if facts is None:
+            facts = _facts[words] = SentenceFacts([text[start:end] for start, end in words.spans.tolist()])
         return facts
 
 
