@@ -23,6 +23,7 @@ from app.retrieval.answer_kind import (
     fitting_first,
     numbers,
 )
+from app.retrieval.answer_model import answer_model
 from app.retrieval.lexical import stem
 from app.retrieval.models import LoadedModel
 from app.retrieval.prompt import answer_prompt_ids
@@ -381,14 +382,16 @@ def generate_text(
     on_token: TokenCallback | None = None,
     cancel: CancelToken | None = None,
     max_new_tokens: int = 200,
+    precision: str = "native",
 ) -> str:
     """Greedy answer to `question` from `context`; "" when decoding got stuck in a loop (". . . . .",
-    "stylestylestyle…": what it said is no answer); raises Cancelled if cancelled."""
+    "stylestylestyle…": what it said is no answer); raises Cancelled if cancelled. `precision`: of the
+    model that writes it (answer_model.py)."""
     ids = answer_prompt_ids(model.tokenizer, context, question)
     input_ids = torch.tensor([ids], device=model.device)
     eos = model.tokenizer.eos_token_id
     with torch.inference_mode():
-        output = model.model.generate(
+        output = answer_model(model, precision).generate(
             input_ids=input_ids,
             attention_mask=torch.ones_like(input_ids),
             max_new_tokens=max_new_tokens,

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from app.retrieval.answer_model import answer_dtype
 from app.retrieval.calibration import calibration_for
 from app.retrieval.candidates import MEANING_RANK_K, choose_interleaved, fuse, shares, with_a_share
 from app.retrieval.generation import answer_context, generate_text, quote_reason, quoted
@@ -90,8 +91,10 @@ def answer_from_passages(
     context = answer_context(text, spans, passages, model.tokenizer, settings.answer_context_tokens,
                              settings.answer_passages, neighbours=settings.answer_neighbours,
                              question=question if settings.answer_fits_question else "")
-    reply = generate_text(model, context.text, question, on_token, cancel, settings.max_new_tokens)
-    stats: dict[str, Any] = {"answer_source": "model", "model_answer": reply}
+    reply = generate_text(model, context.text, question, on_token, cancel, settings.max_new_tokens,
+                          settings.answer_precision)
+    stats: dict[str, Any] = {"answer_source": "model", "model_answer": reply,
+                             "answer_precision": answer_dtype(model, settings.answer_precision)}
     if context.best is not None:
         stats["best_passage"] = list(passages).index(context.best)
         because = quote_reason(reply, question, context)

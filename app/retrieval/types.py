@@ -38,6 +38,7 @@ MODES = ("auto", "full", "indexed")
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")  # RetrievalSettings.precision (see precision.py)
+ANSWER_PRECISIONS = ("native", "int8")  # RetrievalSettings.answer_precision (see answer_model.py)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class RetrievalSettings:
     deep_meaning: bool = True
     # The retrieval forwards: "auto" (bfloat16 autocast on a CPU that computes it natively), "float32", "bfloat16"
     precision: str = "auto"  # one of PRECISIONS
+    # The model that writes the answer: "native" (the model itself), "int8" (a quantised copy, see answer_model.py)
+    answer_precision: str = "native"  # one of ANSWER_PRECISIONS
 
 
 @dataclass(frozen=True)
