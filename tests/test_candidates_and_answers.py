@@ -309,6 +309,9 @@ def test_contents_index_entries_and_headings_never_make_the_answer_context():
     ("Is the limit ten by default?", True),  # a question is not an answer
     ("The passage provides a brief explanation of the default limit.", True),  # describes instead of answering
     ("The passage states that the limit is ten by default.", False),  # an answer, however worded
+    ("The passage is about the default limit.", True),
+    ("The limit that is set by default is the limit that is set by default.", True),  # going round
+    ("The limit is ten by default; set limit changes the limit.", False),  # words again, not a loop
     ("2.3 Default limits", True),  # a section heading copied
     ("2.3.1 Set limit:", True),
     ("The default limit is:", True),  # an introduction to nothing (its answer was never written)
