@@ -35,6 +35,7 @@ from app.retrieval.generation import (
     QUOTED_PREFIX,
     answer_context,
     best_passage,
+    first_sentence,
     is_heading,
     is_unhelpful,
     leans_elsewhere,
@@ -239,6 +240,21 @@ def test_a_list_of_numbers_is_an_answer_not_a_loop():
 ])
 def test_a_sentence_said_twice_is_said_once(reply, kept):
     assert without_repeats(reply) == kept
+
+
+@pytest.mark.parametrize(("reply", "first"), [
+    ("The default delay is 5 hundredths of a second. It can be changed with set term.",
+     "The default delay is 5 hundredths of a second."),
+    ('The prefix is "STATS". Use name to change it.', 'The prefix is "STATS".'),
+    ("It is 5. The limit can be changed with set limit. Or not.", "It is 5. The limit can be changed with set limit."),
+    ("Use units, e.g. 2.54 cm or 1 in. for the width of the box.", "Use units, e.g. 2.54 cm or 1 in. for the width of the box."),
+    ("The file is /etc/default/keyboard.", "The file is /etc/default/keyboard."),
+    ("", ""),
+])
+def test_an_answer_is_its_first_sentence(reply, first):
+    """A first sentence of fewer than four words ("It is 5.") goes on to the next; abbreviations and numbers
+    followed by a small letter or a digit do not end one."""
+    assert first_sentence(reply) == first
 
 
 def test_numbered_headings_and_titles_are_recognised():

@@ -109,6 +109,27 @@ def test_an_answer_stuck_in_a_loop_is_no_answer(tiny_model, generated, stuck):
         assert reply == tiny_model.tokenizer.decode(generated, skip_special_tokens=True).strip().split("\n\n")[0].strip()
 
 
+def test_decoding_stops_once_the_first_sentence_is_over(tiny_model):
+    """Decoding is stopped at the first word of the answer's second sentence; that word is not in the reply."""
+    words = ["The", "default", "delay", "is", "five", "hundredths.", "It", "can", "be", "changed."]
+    stopped_at: list[str] = []
+
+    class Recorder:
+        def generate(self, input_ids, stopping_criteria, **kwargs):
+            said: list[int] = []
+            for word in words:
+                said += tiny_model.tokenizer(" " + word if said else word, add_special_tokens=False)["input_ids"]
+                row = torch.cat([input_ids, torch.tensor([said])], dim=1)
+                if all(bool(stop(row, None)[0]) for stop in stopping_criteria[-1:]):
+                    stopped_at.append(word)
+                    break
+            return row
+
+    reply = generate_text(replace(tiny_model, model=Recorder()), "Some passage.", "What?")
+    assert stopped_at == ["It"]
+    assert reply == "The default delay is five hundredths."
+
+
 @pytest.mark.parametrize(("reply", "because"), [
     ("One and a half box lengths beyond it.", ""),  # in its own words, nearer the best passage than the other
     ("The whiskers extend to the maximum value of the data.", "elsewhere"),  # what a lesser passage says

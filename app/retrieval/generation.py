@@ -78,6 +78,9 @@ _TITLE_SMALL_TEXT = "a an the of to in on at by for with from and or nor but vs 
 _TITLE_SMALL_WORDS = frozenset(_TITLE_SMALL_TEXT.split())
 _TITLE_CAPITALISED_SHARE = 0.75
 _SENTENCE_END = re.compile(r"(?<=[.!?])(\s+)(?=\S)")
+# Where a reply's next sentence begins: an end mark (closing quotes or brackets after it), space, then a capital,
+# an opening quote or bracket, a backslash or a backquote ("e.g. between", "2.54 cm" and "v. 3" go on).
+_NEXT_SENTENCE = re.compile(r"([.!?][\"'\u201d\u2019)\]]*)\s+(?=[A-Z\"'(\u201c\u2018`\\])")
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,32 @@ class _StopOnLoop(StoppingCriteria):
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         looping = [is_looping(row[self.prompt_length :].tolist(), self.max_period, self.min_span) for row in input_ids]
         return torch.tensor(looping, dtype=torch.bool, device=input_ids.device)
+
+
+class _StopAtSentence(StoppingCriteria):
+    """Stops once the answer's first sentence is over (see first_sentence): a short answer is one sentence."""
+
+    def __init__(self, tokenizer: Any, prompt_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        done = []
+        for row in input_ids:
+            text = str(self.tokenizer.decode(row[self.prompt_length :].tolist(), skip_special_tokens=True)).strip()
+            done.append(first_sentence(text) != text)
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def first_sentence(reply: str, min_words: int = MIN_WORDS) -> str:
+    """The reply up to the end of its first sentence of at least `min_words` words; all of it when no other
+    sentence begins after that. On the three real-document sets asked cold (131 questions) the sentences after
+    the first changed no answer's outcome and took 5 of the 25 tokens an answer had on average (2026-12-04)."""
+    for match in _NEXT_SENTENCE.finditer(reply):
+        head = reply[: match.end(1)]
+        if len(head.split()) >= min_words:
+            return head
+    return reply
 
 
 class _StopAtParagraph(StoppingCriteria):
@@ -409,7 +438,8 @@ def generate_text(
             do_sample=False,
             streamer=_PieceStreamer(model.tokenizer, on_token),
             stopping_criteria=StoppingCriteriaList(
-                [_StopOnCancel(cancel), _StopOnLoop(len(ids)), _StopAtParagraph(model.tokenizer, len(ids))]
+                [_StopOnCancel(cancel), _StopOnLoop(len(ids)), _StopAtParagraph(model.tokenizer, len(ids)),
+                 _StopAtSentence(model.tokenizer, len(ids))]
             ),
             pad_token_id=eos,
         )
@@ -419,7 +449,7 @@ def generate_text(
     if is_looping(answer_ids):
         return ""
     reply = str(model.tokenizer.decode(answer_ids, skip_special_tokens=True)).strip()
-    return without_repeats(reply.split("\n\n")[0].strip())
+    return first_sentence(without_repeats(reply.split("\n\n")[0].strip()))
 
 
 def without_repeats(reply: str) -> str:

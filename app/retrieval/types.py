@@ -61,7 +61,7 @@ class RetrievalSettings:
     loop_heads: str = "all"  # the loop over chosen sentences (auto, indexed): calibrated measured no clear gain
     full_pass_heads: str = "all"  # the exact full pass
     index_heads: str = "calibrated"  # the same choice for scoring the attention index
-    max_new_tokens: int = 64  # a short answer; generation also stops at the end of its first paragraph
+    max_new_tokens: int = 64  # a short answer; generation also stops at the end of its first sentence
     answer_context_tokens: int = 320  # the best retained sentences, with their neighbours, up to this many tokens
     answer_passages: int = 5  # ... at most this many of the best, each with its neighbours (dev set: 2-8 measured)
     answer_neighbours: bool = True
