@@ -109,9 +109,13 @@ def test_an_answer_stuck_in_a_loop_is_no_answer(tiny_model, generated, stuck):
         assert reply == tiny_model.tokenizer.decode(generated, skip_special_tokens=True).strip().split("\n\n")[0].strip()
 
 
-def test_decoding_stops_once_the_first_sentence_is_over(tiny_model):
-    """Decoding is stopped at the first word of the answer's second sentence; that word is not in the reply."""
-    words = ["The", "default", "delay", "is", "five", "hundredths.", "It", "can", "be", "changed."]
+@pytest.mark.parametrize(("words", "stop", "expected"), [
+    (["The", "default", "delay", "is", "five", "hundredths.", "It", "can", "be", "changed."], "It",
+     "The default delay is five hundredths."),
+    (["The", "delay:", "five", "hundredths\n\n", "Next", "heading"], "hundredths\n\n", "The delay: five hundredths"),
+])
+def test_decoding_stops_once_the_first_sentence_or_paragraph_is_over(tiny_model, words, stop, expected):
+    """Decoding is stopped at the first word of a second sentence (not in the reply) or at a blank line."""
     stopped_at: list[str] = []
 
     class Recorder:
@@ -120,14 +124,14 @@ def test_decoding_stops_once_the_first_sentence_is_over(tiny_model):
             for word in words:
                 said += tiny_model.tokenizer(" " + word if said else word, add_special_tokens=False)["input_ids"]
                 row = torch.cat([input_ids, torch.tensor([said])], dim=1)
-                if all(bool(stop(row, None)[0]) for stop in stopping_criteria[-1:]):
+                if bool(stopping_criteria[-1](row, None)[0]):
                     stopped_at.append(word)
                     break
             return row
 
     reply = generate_text(replace(tiny_model, model=Recorder()), "Some passage.", "What?")
-    assert stopped_at == ["It"]
-    assert reply == "The default delay is five hundredths."
+    assert stopped_at == [stop]
+    assert reply == expected
 
 
 @pytest.mark.parametrize(("reply", "because"), [

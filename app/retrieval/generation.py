@@ -126,8 +126,9 @@ class _StopOnLoop(StoppingCriteria):
         return torch.tensor(looping, dtype=torch.bool, device=input_ids.device)
 
 
-class _StopAtSentence(StoppingCriteria):
-    """Stops once the answer's first sentence is over (see first_sentence): a short answer is one sentence."""
+class _StopAtAnswerEnd(StoppingCriteria):
+    """Stops once the answer's first paragraph (a line of text, then a blank line) or its first sentence (see
+    first_sentence) is over: a short answer is one sentence."""
 
     def __init__(self, tokenizer: Any, prompt_length: int) -> None:
         self.tokenizer = tokenizer
@@ -136,8 +137,9 @@ class _StopAtSentence(StoppingCriteria):
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         done = []
         for row in input_ids:
-            text = str(self.tokenizer.decode(row[self.prompt_length :].tolist(), skip_special_tokens=True)).strip()
-            done.append(first_sentence(text) != text)
+            text = str(self.tokenizer.decode(row[self.prompt_length :].tolist(), skip_special_tokens=True))
+            paragraph = bool(text.strip()) and "\n\n" in text.lstrip() and len(row) - self.prompt_length > 2
+            done.append(paragraph or first_sentence(text.strip()) != text.strip())
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
@@ -150,21 +152,6 @@ def first_sentence(reply: str, min_words: int = MIN_WORDS) -> str:
         if len(head.split()) >= min_words:
             return head
     return reply
-
-
-class _StopAtParagraph(StoppingCriteria):
-    """Stops once the answer has a line of text followed by a blank line: a short answer is one paragraph."""
-
-    def __init__(self, tokenizer: Any, prompt_length: int) -> None:
-        self.tokenizer = tokenizer
-        self.prompt_length = prompt_length
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        done = []
-        for row in input_ids:
-            text = self.tokenizer.decode(row[self.prompt_length :][-8:].tolist(), skip_special_tokens=True)
-            done.append(bool(text.strip()) and "\n\n" in text.lstrip() and len(row) - self.prompt_length > 2)
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def is_looping(ids: Sequence[int], max_period: int = 8, min_span: int = 24) -> bool:
@@ -438,8 +425,7 @@ def generate_text(
             do_sample=False,
             streamer=_PieceStreamer(model.tokenizer, on_token),
             stopping_criteria=StoppingCriteriaList(
-                [_StopOnCancel(cancel), _StopOnLoop(len(ids)), _StopAtParagraph(model.tokenizer, len(ids)),
-                 _StopAtSentence(model.tokenizer, len(ids))]
+                [_StopOnCancel(cancel), _StopOnLoop(len(ids)), _StopAtAnswerEnd(model.tokenizer, len(ids))]
             ),
             pad_token_id=eos,
         )
