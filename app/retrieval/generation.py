@@ -138,8 +138,9 @@ class _StopAtAnswerEnd(StoppingCriteria):
         done = []
         for row in input_ids:
             text = str(self.tokenizer.decode(row[self.prompt_length :].tolist(), skip_special_tokens=True))
-            paragraph = bool(text.strip()) and "\n\n" in text.lstrip() and len(row) - self.prompt_length > 2
-            done.append(paragraph or first_sentence(text.strip()) != text.strip())
+            answer = text.strip()
+            paragraph = bool(answer) and "\n\n" in text.lstrip() and len(row) - self.prompt_length > 2
+            done.append(paragraph or first_sentence(answer) != answer)
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
