@@ -370,6 +370,15 @@ def test_an_answer_leans_elsewhere_when_a_lesser_passage_holds_more_of_its_own_w
     "Without a size modifier, how wide are whole numbers read?",
     "What do the variables' names begin with, unless the name option is used?",
     "Why isn't the tally of references turned on automatically?",
+    "If I don't pick one myself, which clef starts every staff?",
+    "Which generator does it use when nobody has picked one?",
+    "Which shortcuts does the line editor use when the user has configured nothing?",
+    "Where is the history kept, absent any configuration?",
+    "What goes into the file's metadata with no extra setup?",
+    "If I choose no theme at all, what does the class fall back to?",
+    "How many points are drawn if no sample count is given?",
+    "What is the initial frame colour of a box?",
+    "What value does the timeout have if left unset?",
 ])
 def test_questions_about_a_default_are_recognised(question):
     assert asks_for_default(question)
@@ -379,6 +388,9 @@ def test_questions_about_a_default_are_recognised(question):
     "Which file do you add a line to so that the JVM starts with 64 megabytes of initial memory?",
     "Who motivated the creation of the poster library?",
     "How do I plot without a terminal?",
+    "Which commands do not change the current page?",
+    "What happens when I want the figure to stay in place?",
+    "Who picked the name of the project?",
 ])
 def test_other_questions_are_not_taken_for_questions_about_a_default(question):
     assert not asks_for_default(question)
@@ -416,6 +428,10 @@ def test_a_passage_stating_a_default_is_looked_for_only_among_the_few_best():
     ("Which option controls how long the shell waits?", False),
     ("Which package does the skins library load?", False),
     ("What is the most common use of the poster library?", False),
+    ("Titles may be cut to how many characters?", True),
+    ("Under how many pairs is the p-value exact?", True),
+    ("What share of the page do the earlier sheets fill?", True),
+    ("What sets how many lines the shell remembers?", False),
 ])
 def test_questions_about_a_quantity_are_recognised(question, asks):
     assert asks_for_quantity(question) == asks
@@ -491,6 +507,11 @@ def test_the_sentences_that_can_answer_a_question_are_those_of_its_most_telling_
     assert fitting_sentences("Which file holds the keyboard settings?", ["Edit /etc/default/keyboard."]) == [True]
     assert fitting_sentences("Why do frames loop?", texts) is None, "a question asking for nothing in particular"
     assert fitting_sentences("What is the default delay?", ["Frames loop."]) is None, "no sentence fits"
+    waits = ["Editing is on by default.", "The delay is 5 seconds.", "Its default is 0.4 sec."]
+    assert fitting_sentences("How long does it wait by default?", waits) == [False, False, True], "a default and a number"
+    assert fitting_sentences("How long does it wait by default?", waits[:2]) == [True, False], "then any default"
+    files = ["By default it is on.", "The index goes into jobname.idx by default."]
+    assert fitting_sentences("Which file gets the index by default?", files) == [False, True], "a default and a file"
 
 
 def test_a_documents_sentence_facts_are_read_once_and_serve_each_question(monkeypatch):

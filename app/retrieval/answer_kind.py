@@ -21,23 +21,40 @@ from app.retrieval.types import Passage
 
 DEFAULT_WITHIN = 10  # the passage that fits the question is looked for among this many of the best
 
-# A question about a default, said plainly or in other words ("out of the box", "unless changed", "unless the
-# name option is used", "if you do not set it", "left to itself", "turned on automatically", a question opening
-# "Without a size modifier, …").
+# A question about a default, said plainly or in other words: "out of the box", "left to itself", "turned on
+# automatically", "unless changed", "unless the name option is used", "if I don't pick one", "if you never set
+# it", "when nobody has picked one", "when the user has configured nothing", "absent any configuration", "with
+# no extra setup", "if I choose no theme", "if no speed is given", "if left unset", "before any change", "what
+# does it fall back to", "What is the initial …", or a question opening "Without a size modifier, …".
+_CHOOSING = (r"(?:set|sets|choose|chooses|chose|chosen|pick|picks|picked|select|selects|selected|specif(?:y|ies|ied)"
+             r"|change|changes|changed|give|gives|given|configure|configures|configured|provide|provides|provided"
+             r"|pass|passes|passed|supply|supplies|supplied|override|overrides|overridden|customi[sz]e[sd]?"
+             r"|use|uses|used|tell|tells|told|ask|asks|asked|request|requests|requested)")
 _ASKS_FOR_DEFAULT = re.compile(
-    r"\bdefaults?\b|\bout of the box\b|\bleft to (?:it|them)sel(?:f|ves)\b|\bautomatically\b"
+    r"\bdefaults?\b|\bout of the box\b|\bleft to (?:it|them)sel(?:f|ves)\b|\bautomatically\b|\bfactory settings?\b"
     r"|\bunless (?:\w+ ){0,2}(?:changed|configured|told|set|specified|overridden|given|otherwise)\b"
     r"|\bunless\b[^?,;]*\b(?:is|are) (?:used|given|set|specified|supplied|passed|present)\b"
-    r"|\bif (?:you )?(?:do not|don't|never) (?:set|specify|change|give|configure)\b"
+    rf"|\b(?:if|when|unless|as long as)\b[^?,;]{{0,40}}?\b(?:do not|don't|does not|doesn't|did not|didn't|never"
+    rf"|have not|haven't|has not|hasn't) (?:\w+ )?{_CHOOSING}\b"
+    rf"|\b(?:nobody|no one|no-one)\b (?:\w+ ){{0,2}}?{_CHOOSING}\b|\b{_CHOOSING} nothing\b"
+    rf"|\b(?:if|when)\b[^?,;]{{0,30}}?\b{_CHOOSING} no\b"
+    rf"|\b(?:if|when) (?:not|nothing|none|no \w+(?: \w+)?) (?:is|are|was|were|has been|have been) {_CHOOSING}\b"
     r"|\bwhen (?:not|nothing is|no \w+ is) (?:set|given|specified)\b"
+    r"|\babsent (?:any|an?|explicit|other|further)\b|\bwith no (?:\w+ )?(?:setup|set-up|configuration|settings?"
+    r"|options?|arguments?|changes?|customi[sz]ation|preferences?|choices?)\b"
+    r"|\bleft (?:unset|unspecified|alone|blank|empty|untouched|out)\b|\bbefore any (?:change|setting|configuration)"
+    r"|\bfalls? back\b|\bwhat (?:is|are|was|were) the initial\b|\binitially\b"
     r"|^\s*without\b[^,?]*,",  # "Without a size modifier, how wide …"
     re.IGNORECASE,
 )
 _STATES_DEFAULT = re.compile(r"\bdefault", re.IGNORECASE)
 
-# A question whose answer is a number: "How many …", "…, how long …", "What is the biggest point size …".
+# A question whose answer is a number: "How many …", "…, how long …", "Under how many …", "What share …",
+# "What is the biggest point size …"; not "What sets how many …" (a setting's name).
 _ASKS_FOR_QUANTITY = re.compile(
-    r"(?:^|[,;:]\s*)how (?:many|much|long|big|large|small|wide|tall|high|far|deep|often|old)\b"
+    r"(?:^|[,;:]\s*)how (?:many|much|long|big|large|small|wide|tall|high|far|deep|often|old|fast|quickly|soon)\b"
+    r"|\b(?:under|for|after|with|in|of|to|by|at|within|than|up to|about|over|into) how (?:many|much)\b"
+    r"|\b(?:what|which) (?:share|percentage|proportion|fraction|ratio)\b"
     r"|\b(?:what|which) (?:is|are) the (?:biggest|largest|greatest|highest|maximum|smallest|lowest|fewest"
     r"|minimum)\b",  # not "the most": "the most common use"
     re.IGNORECASE,
@@ -130,9 +147,18 @@ class SentenceFacts:
         return None
 
     def _tiers(self, question: str) -> Iterator[list[bool]]:
+        """The tests, most telling first: for a question about a default that also asks for a file or a
+        quantity ("How long does it wait by default?"), a default stated with a file or a number, then any
+        default; otherwise the file or quantity tests alone."""
         if asks_for_default(question):
+            for mask in self._kind_tiers(question):
+                yield [default and fits for default, fits in zip(self.defaults, mask)]
             yield self.defaults
-        elif asks_for_file(question):
+        else:
+            yield from self._kind_tiers(question)
+
+    def _kind_tiers(self, question: str) -> Iterator[list[bool]]:
+        if asks_for_file(question):
             named = file_names(question)
             yield [bool(found - named) for found in self.files]
         elif asks_for_quantity(question):
