@@ -442,6 +442,7 @@ def test_questions_about_a_quantity_are_recognised(question, asks):
     ("There are 72.27 points to an inch, and 1,000 of them.", {"72.27", "1,000"}),
     ("Slovenian has four plural forms.", {"four"}),
     ("Signals SIGUSR1 and SIGUSR2 on x86_64.", set()),  # parts of names
+    ("It converts to UTF-8, ISO-8859-1 or x86-64 code in a 24-bit mode.", {"24"}),  # names joined by hyphens
     ("Not by points; for example not 7pt.1 The actual size varies.", set()),  # a footnote mark after a unit
     ("18 see Section 5.15 [Character encoding], page 180, for why.", set()),  # a footnote and references
     ("It loads tikz [22] and one of the other libraries.", set()),  # a citation; "one" is no quantity

@@ -70,13 +70,15 @@ _FILE_NAME = re.compile(
     r"|(?<![\w/.~$])(?:[\w+-]+/)*[\w+-]{2,}\.[a-z]{1,4}\b(?!\()",  # with an extension: "sys/select.h", "java.opts"
 )
 # A number standing alone, with its unit if any ("25pt", "72.27", "1,000", "5%", "2GB"), not part of a name
-# ("SIGUSR1", "x86_64"), a footnote mark ("7pt.1", "1It is possible …") or a range in code ("for(i in 1:n)"),
+# ("SIGUSR1", "x86_64", "UTF-8", "ISO-8859-1"), a footnote mark ("7pt.1", "1It is possible …") or a range in code ("for(i in 1:n)"),
 # or a number word from two on ("one" is more often a pronoun).
 _NUMBER = re.compile(
     r"(?<![\w.\\])\d+(?:[.,]\d+)*(?:[a-z]{1,5}|[A-Z]{1,3})?%?(?![\w]|\.\w|:[^\W\d])"
     r"|\b(?i:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty"
     r"|hundred|thousand|million|billion)\b",
 )
+# A name joined by hyphens with a number in it ("UTF-8", "ISO-8859-1", "x86-64"), not a quantity ("24-bit" is).
+_NUMBERED_NAME = re.compile(r"\b[^\W\d_]\w*(?:-\w+)*-\d\w*(?:-\w+)*")
 # A number that points elsewhere ("Section 5.15", "page 180", "Table 2", "[22]"), not a quantity.
 _REFERENCE = re.compile(
     r"\b(?:sections?|pages?|pp?\.|chapters?|tables?|figures?|fig\.|appendix|equations?|eq\.|§)\s*\d[\d.]*"
@@ -112,7 +114,8 @@ def file_names(text: str) -> set[str]:
 
 def numbers(text: str) -> set[str]:
     """The numbers standing alone in `text` that are not references, lower-cased with their units."""
-    return {match.group(0).lower() for match in _NUMBER.finditer(_REFERENCE.sub(" ", text))}
+    plain = _NUMBERED_NAME.sub(" ", _REFERENCE.sub(" ", text))
+    return {match.group(0).lower() for match in _NUMBER.finditer(plain)}
 
 
 class SentenceFacts:
