@@ -70,8 +70,8 @@ _FILE_NAME = re.compile(
     r"|(?<![\w/.~$])(?:[\w+-]+/)*[\w+-]{2,}\.[a-z]{1,4}\b(?!\()",  # with an extension: "sys/select.h", "java.opts"
 )
 # A number standing alone, with its unit if any ("25pt", "72.27", "1,000", "5%", "2GB"), not part of a name
-# ("SIGUSR1", "x86_64", "UTF-8", "ISO-8859-1"), a footnote mark ("7pt.1", "1It is possible …") or a range in code ("for(i in 1:n)"),
-# or a number word from two on ("one" is more often a pronoun).
+# ("SIGUSR1", "x86_64"; for "UTF-8" see below), a footnote mark ("7pt.1", "1It is possible …") or a range in
+# code ("for(i in 1:n)"), or a number word from two on ("one" is more often a pronoun).
 _NUMBER = re.compile(
     r"(?<![\w.\\])\d+(?:[.,]\d+)*(?:[a-z]{1,5}|[A-Z]{1,3})?%?(?![\w]|\.\w|:[^\W\d])"
     r"|\b(?i:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty"
