@@ -39,7 +39,7 @@ _ASKS_FOR_DEFAULT = re.compile(
     rf"|\b(?:nobody|no one|no-one)\b (?:\w+ ){{0,2}}?{_CHOOSING}\b|\b{_CHOOSING} nothing\b"
     rf"|\b(?:if|when)\b[^?,;]{{0,30}}?\b{_CHOOSING} no\b"
     rf"|\b(?:if|when) (?:not|nothing|none|no \w+(?: \w+)?) (?:is|are|was|were|has been|have been) {_CHOOSING}\b"
-    r"|\bwhen (?:not|nothing is|no \w+ is) (?:set|given|specified)\b"
+    r"|\bwhen not (?:set|given|specified)\b"  # "when nothing is set", "when no size is given": just above
     r"|\babsent (?:any|an?|explicit|other|further)\b|\bwith no (?:\w+ )?(?:setup|set-up|configuration|settings?"
     r"|options?|arguments?|changes?|customi[sz]ation|preferences?|choices?)\b"
     r"|\bleft (?:unset|unspecified|alone|blank|empty|untouched|out)\b|\bbefore any (?:change|setting|configuration)"
